@@ -1,0 +1,165 @@
+"""The inference API that remaster/ calls: embed a reference once, colorize many frames with it.
+
+    colorizer = Colorizer.from_checkpoint("weights.safetensors")
+    style = colorizer.embed(reference_rgb)           # once per shot
+    ab = colorizer.colorize(lightness, style)        # for every batch of the shot's frames
+
+The network runs at a working size (short side 256 by default, aspect kept, padded to a multiple
+of 16); only ab comes back from it, upsampled to full size, so the caller keeps its own
+full-resolution L and the output's luminance is the input's exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from model.checkpoint import load_checkpoint
+from model.color import gray_to_lightness, lab_to_rgb, rgb_to_lab
+from model.network import Color2Embed, ColorEmbedding, FoldedEmbedding
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def scaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """(height, width) resized so the short side is `short_side`, aspect ratio kept."""
+    scale = short_side / min(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize(image: Tensor, size: tuple[int, int]) -> Tensor:
+    """(B, C, H, W) -> (B, C, *size), bilinear, antialiased when shrinking."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def image_to_tensor(image: np.ndarray) -> Tensor:
+    """(H, W) or (H, W, 3) uint8/uint16/float array -> (1, C, H, W) float32 in [0, 1]."""
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        scaled = array.astype(np.float32) / 255
+    elif array.dtype == np.uint16:
+        scaled = array.astype(np.float32) / 65535
+    elif np.issubdtype(array.dtype, np.floating):
+        scaled = np.clip(array.astype(np.float32), 0, 1)
+    else:
+        raise ValueError(f"unsupported pixel type {array.dtype}; use uint8, uint16 or float")
+    tensor = torch.from_numpy(np.ascontiguousarray(scaled))
+    if tensor.ndim == 2:
+        return tensor[None, None]
+    if tensor.ndim == 3 and tensor.shape[2] == 3:
+        return tensor.permute(2, 0, 1)[None]
+    raise ValueError(f"expected a grey (H, W) or RGB (H, W, 3) image, got shape {array.shape}")
+
+
+def tensor_to_image(rgb: Tensor, dtype: np.dtype) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] -> (H, W, 3) array of `dtype` (uint8, uint16 or float32)."""
+    array = rgb[0].permute(1, 2, 0).cpu().numpy()
+    if dtype == np.uint8:
+        return np.round(array * 255).astype(np.uint8)
+    if dtype == np.uint16:
+        return np.round(array * 65535).astype(np.uint16)
+    return array.astype(np.float32)
+
+
+def lightness_of(image: Tensor) -> Tensor:
+    """(B, 1 or 3, H, W) sRGB in [0, 1] -> (B, 1, H, W) L in [0, 100]."""
+    if image.shape[1] == 1:
+        return gray_to_lightness(image)
+    return rgb_to_lab(image)[:, :1]
+
+
+class Colorizer:
+    def __init__(
+        self,
+        network: Color2Embed,
+        device: str | torch.device = "auto",
+        working_short_side: int | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.network = network.to(self.device).eval()
+        io = network.config.io
+        self.working_short_side = working_short_side or io.working_short_side
+        self.size_multiple = io.size_multiple
+        self.reference_short_side = io.reference_short_side
+        self.embed_calls = 0  # how many references went through the colour encoder
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device = "auto", working_short_side: int | None = None
+    ) -> Colorizer:
+        network, _ = load_checkpoint(path)
+        return cls(network, device=device, working_short_side=working_short_side)
+
+    def _autocast(self):
+        # Half precision where it is fast and safe (CUDA); the CPU stays in fp32.
+        if self.device.type == "cuda":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast("cuda", dtype=dtype)
+        return contextlib.nullcontext()
+
+    @torch.inference_mode()
+    def embed(self, *references: np.ndarray | Tensor) -> FoldedEmbedding:
+        """One or more reference images -> the folded style of a shot.
+
+        Each reference is an RGB array (H, W, 3) or tensor (1, 3, H, W) in [0, 1]; several
+        references are averaged in embedding space, as one colour palette for the shot.
+        """
+        if not references:
+            raise ValueError("embed needs at least one reference image")
+        embeddings = []
+        for reference in references:
+            rgb = reference if isinstance(reference, Tensor) else image_to_tensor(reference)
+            if rgb.shape[1] != 3:
+                raise ValueError("a reference must be a colour (RGB) image")
+            rgb = rgb.to(self.device, torch.float32)
+            rgb = resize(rgb, scaled_size(*rgb.shape[-2:], self.reference_short_side))
+            with self._autocast():
+                embeddings.append(self.network.embed(rgb))
+            self.embed_calls += 1
+        embedding = embeddings[0] if len(embeddings) == 1 else ColorEmbedding.average(embeddings)
+        embedding = ColorEmbedding(z=embedding.z.float(), mean_ab=embedding.mean_ab.float())
+        return self.network.fold(embedding)
+
+    @torch.inference_mode()
+    def colorize(self, lightness: Tensor, style: FoldedEmbedding) -> Tensor:
+        """(B, 1, H, W) L in [0, 100], any H and W -> (B, 2, H, W) ab on the input's device.
+
+        Every frame of the batch shares `style` (one shot, one reference set).
+        """
+        height, width = lightness.shape[-2:]
+        working = lightness.to(self.device, torch.float32, non_blocking=True)
+        working = resize(working, scaled_size(height, width, self.working_short_side))
+        work_h, work_w = working.shape[-2:]
+        pad_h = -work_h % self.size_multiple
+        pad_w = -work_w % self.size_multiple
+        # Replicate, not zeros: a black border would read as content and tint the edges.
+        working = F.pad(working, (0, pad_w, 0, pad_h), mode="replicate")
+        with self._autocast():
+            ab = self.network.decode(working, style)
+        ab = ab[..., :work_h, :work_w].float()
+        ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)
+        return ab.to(lightness.device)
+
+    def colorize_image(self, target: np.ndarray, *references: np.ndarray) -> np.ndarray:
+        """Grey (H, W) or colour (H, W, 3) target and RGB reference(s) -> RGB (H, W, 3).
+
+        A colour target is reduced to its L. The result has the target's size and pixel type
+        (uint8, uint16 or float in [0, 1]) and, before rounding, exactly its L.
+        """
+        style = self.embed(*references)
+        lightness = lightness_of(image_to_tensor(target))
+        ab = self.colorize(lightness, style)
+        rgb = lab_to_rgb(torch.cat([lightness, ab], dim=1))
+        dtype = np.asarray(target).dtype
+        return tensor_to_image(rgb, dtype if dtype in (np.uint8, np.uint16) else np.float32)

@@ -1,0 +1,116 @@
+"""Architecture presets and the network's input/output contract.
+
+A checkpoint stores its `ModelConfig` and `IOContract` as JSON, so loading never needs the
+caller to repeat a hyperparameter, and a file trained with one contract is never run with another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class IOContract:
+    """How pixels enter and leave the network.
+
+    - L in [0, 100] enters as L / `l_scale` - 1, i.e. [-1, 1] with the default 50.
+    - ab leaves the network in units of `ab_scale` (tanh output x 110).
+    - The reference RGB in [0, 1] is normalised with ImageNet mean/std, the statistics the
+      pretrained VGG colour encoder was trained with.
+    - The network runs at a working size: the short side is resized to `working_short_side`
+      (aspect kept) and both sides padded up to a multiple of `size_multiple`.
+    """
+
+    l_scale: float = 50.0
+    ab_scale: float = 110.0
+    reference_mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    reference_std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    working_short_side: int = 256
+    reference_short_side: int = 256
+    size_multiple: int = 16
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One Color2Embed architecture.
+
+    color_backbone: "vgg16" or "vgg19" (a VGG stack up to relu5_2, as in the paper) or "plain"
+    (a small stride-2 conv stack trained from scratch, for the CPU preset).
+    residual_to_reference_mean: predict ab as a residual around the reference's mean ab, so an
+    untrained or unsure network falls back to the reference's global colour instead of grey.
+    """
+
+    preset: str
+    color_backbone: str
+    plain_backbone_channels: tuple[int, ...] = ()
+    color_head_channels: int = 512
+    mlp_hidden: int = 256
+    z_dim: int = 512
+    content_channels: tuple[int, ...] = (64, 128, 256, 512, 512)
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 64)
+    modulated_kernels: tuple[int, ...] = (3, 3, 5, 5)
+    head_channels: int = 64
+    residual_to_reference_mean: bool = False
+    demodulation_eps: float = 1e-8
+    io: IOContract = field(default_factory=IOContract)
+
+    def __post_init__(self) -> None:
+        if self.color_backbone not in ("vgg16", "vgg19", "plain"):
+            raise ValueError(f"unknown color_backbone {self.color_backbone!r}")
+        if self.color_backbone == "plain" and not self.plain_backbone_channels:
+            raise ValueError("the plain colour backbone needs plain_backbone_channels")
+        if len(self.content_channels) != 5:
+            raise ValueError("content_channels needs 5 entries (input block + 4 down blocks)")
+        if not len(self.decoder_channels) == len(self.modulated_kernels) == 4:
+            raise ValueError("decoder_channels and modulated_kernels need 4 entries each")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"unknown config fields {sorted(unknown)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k != "io"}
+        io_raw = raw.get("io", {})
+        io_values = {k: tuple(v) if isinstance(v, list) else v for k, v in io_raw.items()}
+        return cls(**values, io=IOContract(**io_values))
+
+
+# The paper's sizes (section 4.1 and the authors' public code). The VGG part of the colour
+# encoder starts from ImageNet VGG-16, the VGG that ships offline; "vgg19" is the paper's.
+PAPER = ModelConfig(preset="paper", color_backbone="vgg16")
+
+# Sized to train and run on a 2-core CPU: a quarter of the paper's widths in the content path
+# and decoder, a from-scratch colour encoder, z of 256, and the mean-ab residual, which lets a
+# short CPU training run start from "paint the reference's mean colour" and improve on it.
+SMALL = ModelConfig(
+    preset="small",
+    color_backbone="plain",
+    plain_backbone_channels=(32, 64, 128, 256),
+    color_head_channels=256,
+    mlp_hidden=256,
+    z_dim=256,
+    content_channels=(32, 64, 128, 256, 256),
+    decoder_channels=(128, 64, 32, 32),
+    head_channels=32,
+    residual_to_reference_mean=True,
+)
+
+PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "small": SMALL}
+
+
+def preset(name: str) -> ModelConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None

