@@ -62,7 +62,9 @@ def save_checkpoint(
     if not isinstance(network, Color2Embed):
         raise TypeError("save_checkpoint takes a Color2Embed (or a DDP/compiled wrapper of one)")
     state = {
-        key: value.detach().to("cpu", dtype if value.is_floating_point() else value.dtype).contiguous()
+        key: value.detach()
+        .to("cpu", dtype if value.is_floating_point() else value.dtype)
+        .contiguous()
         for key, value in clean_state_dict(network.state_dict()).items()
     }
     metadata = {
@@ -82,10 +84,14 @@ def read_metadata(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     raw = _open(path, lambda handle: handle.metadata() or {})
     if raw.get("format") != FORMAT:
-        raise CheckpointError(path, f"is not a remaster checkpoint (metadata format {raw.get('format')!r})")
+        raise CheckpointError(
+            path, f"is not a remaster checkpoint (metadata format {raw.get('format')!r})"
+        )
     if raw.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            path, f"has format version {raw.get('format_version')!r}; this remaster reads {FORMAT_VERSION}"
+            path,
+            f"has format version {raw.get('format_version')!r}; "
+            f"this remaster reads {FORMAT_VERSION}",
         )
     try:
         config = ModelConfig.from_json(raw["config"])
@@ -125,7 +131,10 @@ def _open(path: Path, read):
 
 
 def _check_tensors(
-    path: Path, config: ModelConfig, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]
+    path: Path,
+    config: ModelConfig,
+    expected: dict[str, torch.Tensor],
+    found: dict[str, torch.Tensor],
 ) -> None:
     problems = []
     missing = sorted(set(expected) - set(found))
@@ -142,7 +151,8 @@ def _check_tensors(
             break
     if problems:
         raise CheckpointError(
-            path, f"does not match its architecture (preset {config.preset!r}): " + "; ".join(problems)
+            path,
+            f"does not match its architecture (preset {config.preset!r}): " + "; ".join(problems),
         )
     for key, value in found.items():
         if value.is_floating_point() and not torch.isfinite(value).all():
@@ -150,14 +160,20 @@ def _check_tensors(
 
 
 def _main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m model.checkpoint", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m model.checkpoint", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="write a freshly initialised (untrained) network")
     init.add_argument("output", type=Path)
     init.add_argument("--preset", default="small")
     init.add_argument("--seed", type=int, default=0)
-    init.add_argument("--pretrained-vgg", type=Path, default=None,
-                      help="VGG weights file for the colour encoder (default: the offline VGG-16)")
+    init.add_argument(
+        "--pretrained-vgg",
+        type=Path,
+        default=None,
+        help="VGG weights file for the colour encoder (default: the offline VGG-16)",
+    )
     info = commands.add_parser("info", help="print a checkpoint's config and provenance")
     info.add_argument("path", type=Path)
     args = parser.parse_args()
@@ -171,8 +187,15 @@ def _main() -> None:
             print(f"wrote untrained {args.preset!r} network to {args.output}")
         else:
             metadata = read_metadata(args.path)
-            print(json.dumps({"config": json.loads(metadata["config"].to_json()),
-                              "provenance": metadata["provenance"]}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "config": json.loads(metadata["config"].to_json()),
+                        "provenance": metadata["provenance"],
+                    },
+                    indent=2,
+                )
+            )
     except CheckpointError as error:
         raise SystemExit(f"error: {error}") from None
 

@@ -50,9 +50,7 @@ def linear_to_srgb(linear: Tensor) -> Tensor:
 def rgb_to_lab(rgb: Tensor) -> Tensor:
     """(..., 3, H, W) sRGB in [0, 1] -> (..., 3, H, W) Lab."""
     xyz = _apply_matrix(_XYZ_FROM_RGB, srgb_to_linear(rgb)) / _white(rgb)
-    f = torch.where(
-        xyz > _EPSILON, xyz.clamp(min=_EPSILON) ** (1 / 3), _KAPPA * xyz + 16 / 116
-    )
+    f = torch.where(xyz > _EPSILON, xyz.clamp(min=_EPSILON) ** (1 / 3), _KAPPA * xyz + 16 / 116)
     fx, fy, fz = f.unbind(dim=-3)
     lightness = 116 * fy - 16
     return torch.stack((lightness, 500 * (fx - fy), 200 * (fy - fz)), dim=-3)

@@ -96,7 +96,10 @@ class Colorizer:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str | torch.device = "auto", working_short_side: int | None = None
+        cls,
+        path: str | Path,
+        device: str | torch.device = "auto",
+        working_short_side: int | None = None,
     ) -> Colorizer:
         network, _ = load_checkpoint(path)
         return cls(network, device=device, working_short_side=working_short_side)

@@ -35,9 +35,7 @@ class ModulatedConv2d(nn.Module):
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.eps = eps
-        self.weight = nn.Parameter(
-            torch.randn(out_channels, in_channels, kernel_size, kernel_size)
-        )
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         # s in Eq. 4: the equalised learning-rate constant, so the weights start at unit scale.
         self.scale = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
@@ -66,7 +64,9 @@ class ModulatedConv2d(nn.Module):
             raise ValueError("ModulatedConv2d needs either z or a folded weight")
         batch, _, height, width = x.shape
         if z.shape[0] != batch:
-            raise ValueError(f"per-sample modulation needs one z per sample: {z.shape[0]} != {batch}")
+            raise ValueError(
+                f"per-sample modulation needs one z per sample: {z.shape[0]} != {batch}"
+            )
         weights = self.modulated_weights(z).to(x.dtype)
         weights = weights.reshape(batch * self.out_channels, self.in_channels, *weights.shape[-2:])
         out = F.conv2d(x.reshape(1, -1, height, width), weights, padding=padding, groups=batch)

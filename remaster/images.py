@@ -23,7 +23,7 @@ JPEG_QUALITY = 95
 
 
 def read_image(path: Path | str) -> np.ndarray:
-    """-> (H, W) grey or (H, W, 3) RGB, uint8 or uint16. Alpha is dropped; EXIF rotation applied."""
+    """-> (H, W) grey or (H, W, 3) RGB, uint8 or uint16; alpha dropped, EXIF rotation applied."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")

@@ -20,7 +20,9 @@ def colorize_still(
 ) -> None:
     """Read TARGET and REFERENCES, colorize, write OUTPUT (same size and bit depth as TARGET)."""
     if output.suffix.lower() not in WRITABLE:
-        raise OutputError(f"{output}: cannot write {output.suffix!r} images; use .png, .jpg or .tif")
+        raise OutputError(
+            f"{output}: cannot write {output.suffix!r} images; use .png, .jpg or .tif"
+        )
     for source in [target, *references]:
         if output.resolve() == source.resolve():
             raise OutputError(f"{output}: is also an input; choose another output name")

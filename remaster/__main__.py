@@ -1,0 +1,3 @@
+from remaster.cli import main
+
+main()

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import torch
+
+from model.color import rgb_to_lab
+from model.colorizer import Colorizer, image_to_tensor
+from tests.helpers import TINY, make_network
+
+
+@pytest.fixture
+def colorizer():
+    return Colorizer(make_network(TINY), device="cpu")
+
+
+def network_input_sizes(colorizer):
+    sizes = []
+    colorizer.network.content_encoder.register_forward_hook(
+        lambda module, args, output: sizes.append(tuple(args[0].shape[-2:]))
+    )
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("full", "working"),
+    [
+        ((300, 200), (384, 256)),
+        ((100, 400), (256, 1024)),
+        ((250, 333), (256, 352)),
+        ((720, 1280), (256, 464)),
+    ],
+)
+def test_working_size_keeps_aspect_and_pads_to_16(colorizer, full, working):
+    sizes = network_input_sizes(colorizer)
+    style = colorizer.embed(np.random.default_rng(0).random((90, 120, 3)))
+    ab = colorizer.colorize(torch.rand(2, 1, *full) * 100, style)
+    assert ab.shape == (2, 2, *full)
+    assert sizes == [working]
+
+
+def test_working_size_option():
+    colorizer = Colorizer(make_network(TINY), device="cpu", working_short_side=128)
+    sizes = network_input_sizes(colorizer)
+    colorizer.colorize(torch.rand(1, 1, 480, 640) * 100, colorizer.embed(np.random.rand(64, 64, 3)))
+    assert sizes == [(128, 176)]  # 128 x 170.7 -> 171, padded to 176
+
+
+def test_output_keeps_the_targets_lightness_size_and_type(colorizer):
+    rng = np.random.default_rng(1)
+    target = (rng.random((123, 77, 3)) * 65535).astype(np.uint16)
+    reference = (rng.random((64, 80, 3)) * 255).astype(np.uint8)
+    out = colorizer.colorize_image(target, reference)
+    assert out.shape == (123, 77, 3) and out.dtype == np.uint16
+    lightness_in = rgb_to_lab(image_to_tensor(target))[:, 0]
+    lightness_out = rgb_to_lab(image_to_tensor(out))[:, 0]
+    # Exact before rounding; out-of-gamut colours clipped to sRGB may move a pixel slightly.
+    assert (lightness_in - lightness_out).abs().median() < 0.01
+    assert (lightness_in - lightness_out).abs().mean() < 0.5
+
+
+def test_grey_target_becomes_colour(colorizer):
+    target = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
+    reference = np.zeros((64, 64, 3), np.uint8)
+    reference[..., 0] = 200  # a red reference
+    out = colorizer.colorize_image(target, reference)
+    assert out.shape == (48, 64, 3) and out.dtype == np.uint8
+    assert np.abs(out[..., 0].astype(int) - out[..., 2].astype(int)).mean() > 5
+
+
+def test_each_reference_is_embedded_once_and_several_are_averaged(colorizer):
+    rng = np.random.default_rng(2)
+    first, second = rng.random((64, 64, 3)), rng.random((70, 90, 3))
+    style = colorizer.embed(first, second)
+    assert colorizer.embed_calls == 2
+    one = colorizer.embed(first)
+    two = colorizer.embed(second)
+    assert torch.allclose(style.mean_ab, (one.mean_ab + two.mean_ab) / 2, atol=1e-5)
+
+
+def test_reference_must_be_colour(colorizer):
+    with pytest.raises(ValueError, match="colour"):
+        colorizer.embed(torch.rand(1, 1, 64, 64))
