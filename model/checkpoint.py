@@ -76,6 +76,10 @@ def save_checkpoint(
     path = Path(path)
     temporary = path.with_name(f".{path.name}.partial")
     save_file(state, str(temporary), metadata=metadata)
+    # safetensors creates the file owner-only; give it the usual permissions of a new file.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     os.replace(temporary, path)
 
 
