@@ -80,10 +80,23 @@ class ModelConfig:
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"unknown config fields {sorted(unknown)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k != "io"}
-        io_raw = raw.get("io", {})
-        io_values = {k: tuple(v) if isinstance(v, list) else v for k, v in io_raw.items()}
-        return cls(**values, io=IOContract(**io_values))
+        values = coerce_fields(cls, {k: v for k, v in raw.items() if k != "io"})
+        return cls(**values, io=IOContract(**coerce_fields(IOContract, raw.get("io", {}))))
+
+
+def coerce_fields(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """Lists to tuples and numbers to the field's type, as JSON and YAML give them.
+
+    PyYAML reads `1e-4` (no dot) as a string, so a float field gets float() of whatever came."""
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(defaults.get(key), float) and isinstance(value, (str, int)):
+            value = float(value)
+        values[key] = value
+    return values
 
 
 # The paper's sizes (section 4.1 and the authors' public code). The VGG part of the colour

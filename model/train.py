@@ -1,0 +1,413 @@
+"""Train Color2Embed by self-augmented self-reference learning.
+
+    python -m model.train --config model/configs/small-cpu.yaml [--set key=value ...] [--resume]
+    torchrun --nproc_per_node 8 -m model.train --config model/configs/paper-gpu.yaml
+
+Read top to bottom: configuration, set-up (devices, DDP, data, model, optimiser, resume), the
+loop (forward, losses, step, log, validate, checkpoint), and the end (summary, replica check).
+The resolved configuration is stored in every checkpoint; `--resume` continues the run in
+`out_dir` from its last state: same step, optimiser state and sample stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from model.augment import AugmentConfig
+from model.checkpoint import save_checkpoint
+from model.color import lab_to_rgb, rgb_to_lab
+from model.config import ModelConfig, coerce_fields, preset
+from model.data import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    SelfReferenceDataset,
+    StreamBatchSampler,
+    list_media,
+    validation_pairs,
+)
+from model.losses import PerceptualLoss, reconstruction_loss
+from model.metrics import evaluate
+from model.network import Color2Embed, build_network
+from model.plot import plot_training
+
+STATE_FILE = "last-state.pt"
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "small"
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields
+    train_data: list[str] = field(default_factory=lambda: ["data/photos/train"])
+    train_videos: list[str] = field(default_factory=list)
+    val_data: list[str] = field(default_factory=lambda: ["data/photos/val"])
+    out_dir: str = "runs/small"
+    crop: int = 128
+    batch_size: int = 16  # per process
+    steps: int = 10000
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    lambda_rec: float = 1.0
+    lambda_perc: float = 0.1
+    perceptual_layers: str | dict[str, float] = "paper"  # "paper", "authors" or {relu: weight}
+    vgg_weights: str | None = None  # a VGG file; default: the offline ImageNet VGG-16
+    augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig fields
+    workers: int = 1
+    seed: int = 0
+    log_every: int = 10
+    val_every: int = 250
+    val_size: int = 256
+    val_limit: int = 0  # 0: every validation image
+    checkpoint_every: int = 100
+    max_minutes: float = 0.0  # stop cleanly, with a checkpoint, after this long; 0: no limit
+    amp: bool = True  # bf16 autocast on CUDA; the CPU always trains in fp32
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise SystemExit(f"error: unknown training settings {sorted(unknown)}")
+        config = cls(**coerce_fields(cls, raw))
+        config.betas = tuple(float(beta) for beta in config.betas)
+        AugmentConfig(**config.augment)  # fail now, not in a worker
+        return config
+
+
+def load_config(path: Path | None, overrides: list[str]) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = yaml.safe_load(path.read_text()) or {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        target = raw
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = yaml.safe_load(value)
+    return raw
+
+
+# --- distributed -----------------------------------------------------------------------------
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def setup_distributed(device: torch.device) -> Distributed:
+    """torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; without them this is one process."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return Distributed()
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Distributed(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def any_rank(flag: bool, distributed: Distributed) -> bool:
+    if not distributed.enabled:
+        return flag
+    tensor = torch.tensor([1.0 if flag else 0.0])
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
+
+
+def parameter_hash(network: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, value in sorted(network.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def log_line(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def save_state(out_dir: Path, network: Color2Embed, optimizer, progress: dict, config) -> None:
+    """The resumable state (one atomic file) and the exportable checkpoint beside it."""
+    state = {
+        "model": network.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "progress": progress,
+        "config": dataclasses.asdict(config),
+    }
+    temporary = out_dir / f".{STATE_FILE}.partial"
+    torch.save(state, temporary)
+    os.replace(temporary, out_dir / STATE_FILE)
+    save_checkpoint(out_dir / "last.safetensors", network, provenance(config, progress))
+
+
+def provenance(config: TrainConfig, progress: dict) -> dict[str, Any]:
+    return {
+        "trained": True,
+        "train_config": dataclasses.asdict(config),
+        **progress,
+        "torch": torch.__version__,
+    }
+
+
+def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes = int(seconds // 60)
+    return (
+        f"{minutes // 60}h{minutes % 60:02d}m"
+        if minutes >= 60
+        else f"{minutes}m{int(seconds % 60):02d}s"
+    )
+
+
+def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu")
+        if config.device == "auto"
+        else config.device
+    )
+    distributed = setup_distributed(device)
+    if device.type == "cuda":
+        device = torch.device("cuda", distributed.local_rank)
+        torch.cuda.set_device(device)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say = print if distributed.is_main else (lambda *args, **kwargs: None)
+
+    # Model and optimiser; a resumed run takes both from its state file.
+    model_config = ModelConfig.from_dict(
+        {**dataclasses.asdict(preset(config.preset)), **config.model_overrides}
+    )
+    torch.manual_seed(config.seed)
+    progress = {"step": 0, "samples_seen": 0, "wall_seconds": 0.0, "best_val_delta_e": None}
+    state = None
+    if resume and (out_dir / STATE_FILE).is_file():
+        state = torch.load(out_dir / STATE_FILE, map_location="cpu", weights_only=True)
+        network = Color2Embed(model_config)
+        network.load_state_dict(state["model"])
+        progress.update(state["progress"])
+        say(f"resuming {out_dir} at step {progress['step']}")
+    elif resume:
+        say(f"nothing to resume in {out_dir}; starting a new run")
+        network = build_network(model_config, config.vgg_weights)
+    else:
+        network = build_network(model_config, config.vgg_weights)
+    network = network.to(device)
+    model = (
+        DistributedDataParallel(
+            network, device_ids=[device.index] if device.type == "cuda" else None
+        )
+        if distributed.enabled
+        else network
+    )
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, betas=config.betas)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    perceptual = (
+        PerceptualLoss(config.perceptual_layers, config.vgg_weights).to(device)
+        if config.lambda_perc > 0
+        else None
+    )
+
+    # Data: an endless, seeded sample stream, sliced per rank and resumable at any step.
+    augment = AugmentConfig(**config.augment)
+    images = list_media(config.train_data, IMAGE_SUFFIXES)
+    videos = list_media(config.train_videos, VIDEO_SUFFIXES) if config.train_videos else []
+    dataset = SelfReferenceDataset(images, videos, config.crop, augment, config.seed)
+    sampler = StreamBatchSampler(
+        config.batch_size, progress["step"], config.steps, distributed.rank, distributed.world_size
+    )
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    val_images = list_media(config.val_data, IMAGE_SUFFIXES) if config.val_data else []
+    if config.val_limit:
+        val_images = val_images[: config.val_limit]
+    val_set = (
+        validation_pairs(val_images, config.val_size, augment, config.seed)
+        if val_images and distributed.is_main
+        else None
+    )
+    millions = sum(p.numel() for p in network.parameters()) / 1e6
+    say(
+        f"training {model_config.preset}: {millions:.2f} M parameters, {len(images)} images, "
+        f"{len(videos)} videos, {len(val_images)} validation "
+        f"images, {distributed.world_size} process(es) on {device}"
+    )
+
+    stop_requested = False
+
+    def request_stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def validate() -> None:
+        if val_set is None:
+            return
+        scores = evaluate(network, *val_set)
+        network.train()
+        record = {"step": progress["step"], **{k: v for k, v in scores.items()}}
+        log_line(out_dir / "val.jsonl", record)
+        model_delta_e = scores["model"]["delta_e"]
+        say(
+            f"  validation at step {progress['step']}: Delta-E model {model_delta_e:.2f}, "
+            f"reference mean {scores['reference mean']['delta_e']:.2f}, "
+            f"grey {scores['grey']['delta_e']:.2f}; PSNR model {scores['model']['psnr']:.2f} dB"
+        )
+        best = progress["best_val_delta_e"]
+        if best is None or model_delta_e < best:
+            progress["best_val_delta_e"] = model_delta_e
+            progress["val"] = scores
+            save_checkpoint(out_dir / "best.safetensors", network, provenance(config, progress))
+
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda" and config.amp
+        else torch.autocast("cpu", enabled=False)
+    )
+    network.train()
+    session_start = time.perf_counter()
+    wall_at_start = progress["wall_seconds"]
+    window_start, window_samples = time.perf_counter(), 0
+    global_batch = config.batch_size * distributed.world_size
+    if progress["step"] == 0 and distributed.is_main:
+        validate()
+
+    for truth, reference in loader:
+        truth = truth.to(device, non_blocking=True)
+        reference = reference.to(device, non_blocking=True)
+        lab = rgb_to_lab(truth)
+        lightness, true_ab = lab[:, :1], lab[:, 1:]
+        with autocast:
+            predicted_ab = model(lightness, reference)
+        predicted_ab = predicted_ab.float()
+        rec = reconstruction_loss(predicted_ab, true_ab, model_config.io.ab_scale)
+        loss = config.lambda_rec * rec
+        perc = torch.zeros(())
+        if perceptual is not None:
+            predicted_rgb = lab_to_rgb(torch.cat([lightness, predicted_ab], dim=1), clamp=False)
+            with autocast:
+                perc = perceptual(predicted_rgb, truth).float()
+            loss = loss + config.lambda_perc * perc
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+        progress["step"] += 1
+        progress["samples_seen"] += global_batch
+        progress["wall_seconds"] = wall_at_start + time.perf_counter() - session_start
+        window_samples += global_batch
+        step = progress["step"]
+
+        if step % config.log_every == 0 and distributed.is_main:
+            rate = window_samples / (time.perf_counter() - window_start)
+            eta = (config.steps - step) * global_batch / rate if rate else float("inf")
+            record = {
+                "step": step,
+                "loss": loss.item(),
+                "rec": rec.item(),
+                "perc": perc.item(),
+                "samples_per_s": rate,
+                "wall_seconds": progress["wall_seconds"],
+            }
+            log_line(out_dir / "log.jsonl", record)
+            say(
+                f"step {step}/{config.steps}  loss {record['loss']:.4f} (rec {record['rec']:.4f},"
+                f" perc {record['perc']:.4f})  {rate:.1f} samples/s  ETA {format_duration(eta)}"
+            )
+            window_start, window_samples = time.perf_counter(), 0
+        out_of_time = config.max_minutes > 0 and (
+            time.perf_counter() - session_start > config.max_minutes * 60
+        )
+        stopping = any_rank(stop_requested or out_of_time, distributed) or step >= config.steps
+        if distributed.is_main:
+            if step % config.val_every == 0 or (stopping and step % config.val_every):
+                validate()
+            if step % config.checkpoint_every == 0 or stopping:
+                save_state(out_dir, network, optimizer, progress, config)
+                plot_training(out_dir)
+        if stopping:
+            break
+
+    # Every replica must hold the same weights; a mismatch means DDP did not synchronise.
+    hashes = [parameter_hash(network)]
+    if distributed.enabled:
+        hashes = [None] * distributed.world_size
+        dist.all_gather_object(hashes, parameter_hash(network))
+    summary = {**progress, "world_size": distributed.world_size, "replica_hashes": hashes}
+    if distributed.is_main:
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        say(
+            f"stopped at step {progress['step']} after {format_duration(progress['wall_seconds'])};"
+            f" replicas in sync: {len(set(hashes)) == 1}"
+        )
+    if distributed.enabled:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m model.train", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--config", type=Path, help="YAML file of TrainConfig settings")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting (YAML value; dotted keys reach into augment.*)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run in out_dir")
+    args = parser.parse_args()
+    raw = load_config(args.config, args.overrides)
+    if args.resume:
+        # The run's own configuration wins, except for what is explicitly overridden now.
+        out_dir = Path(raw.get("out_dir", TrainConfig.out_dir))
+        state_path = out_dir / STATE_FILE
+        if state_path.is_file():
+            saved = torch.load(state_path, map_location="cpu", weights_only=True)["config"]
+            raw = {**saved, **load_config(None, args.overrides)}
+    train(TrainConfig.from_dict(raw), resume=args.resume)
+
+
+if __name__ == "__main__":
+    main()
