@@ -5,6 +5,7 @@ names this format and an architecture that builds, with every tensor present, sh
 finite, or it is refused with a `CheckpointError` naming the file and what is wrong.
 
     python -m model.checkpoint init --preset small --seed 0 weights.safetensors
+    python -m model.checkpoint export runs/small-cpu/best.safetensors shipped.safetensors
     python -m model.checkpoint info weights.safetensors
 """
 
@@ -178,6 +179,9 @@ def _main() -> None:
         default=None,
         help="VGG weights file for the colour encoder (default: the offline VGG-16)",
     )
+    export = commands.add_parser("export", help="re-save a checkpoint for shipping (fp16)")
+    export.add_argument("source", type=Path)
+    export.add_argument("output", type=Path)
     info = commands.add_parser("info", help="print a checkpoint's config and provenance")
     info.add_argument("path", type=Path)
     args = parser.parse_args()
@@ -189,6 +193,12 @@ def _main() -> None:
             network = build_network(preset(args.preset), pretrained_vgg=args.pretrained_vgg)
             save_checkpoint(args.output, network, {"trained": False, "seed": args.seed})
             print(f"wrote untrained {args.preset!r} network to {args.output}")
+        elif args.command == "export":
+            network, metadata = load_checkpoint(args.source)
+            provenance = {**metadata["provenance"], "exported_from": args.source.name}
+            save_checkpoint(args.output, network, provenance, dtype=torch.float16)
+            size = args.output.stat().st_size / 2**20
+            print(f"wrote {args.output} ({size:.1f} MiB, float16)")
         else:
             metadata = read_metadata(args.path)
             print(

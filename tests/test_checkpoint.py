@@ -127,3 +127,26 @@ def test_unusable_config_and_future_version(tmp_path):
     expect_error(broken, "unusable config")
     rewrite(path, broken, metadata_changes={"format_version": "99"})
     expect_error(broken, "format version '99'")
+
+
+def test_command_line_init_export_and_info(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "model.checkpoint", *map(str, args)],
+            capture_output=True,
+            text=True,
+        )
+
+    source, shipped = tmp_path / "init.safetensors", tmp_path / "shipped.safetensors"
+    assert run("init", "--preset", "small", source).returncode == 0
+    result = run("export", source, shipped)
+    assert result.returncode == 0 and "float16" in result.stdout
+    assert shipped.stat().st_size < 0.6 * source.stat().st_size
+    info = json.loads(run("info", shipped).stdout)
+    assert info["config"]["preset"] == "small"
+    assert info["provenance"] == {"trained": False, "seed": 0, "exported_from": source.name}
+    broken = run("info", tmp_path / "missing.safetensors")
+    assert broken.returncode == 1 and "does not exist" in broken.stderr
