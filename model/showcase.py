@@ -61,9 +61,31 @@ def showcase(weights: Path, photos: list[Path], output: Path, size: int = 192) -
     cv2.imwrite(str(output), np.vstack(rows)[..., ::-1])
 
 
+def augmentation_pairs(
+    photos: list[Path], output: Path, per_photo: int = 4, size: int = 160
+) -> None:
+    """Ground truth and a few self-references made from it, one row per photo."""
+    from model.augment import AugmentConfig, make_reference
+    from model.data import center_crop, read_rgb, to_tensor
+
+    rows = []
+    for index, path in enumerate(photos):
+        truth = to_tensor(center_crop(read_rgb(path), 256))
+        generator = torch.Generator().manual_seed(index)
+        references = [make_reference(truth, AugmentConfig(), generator) for _ in range(per_photo)]
+        tiles = [label(cv2.resize(to_uint8(truth), (size, size)), "ground truth")]
+        tiles += [cv2.resize(to_uint8(r), (size, size)) for r in references]
+        rows.append(np.hstack(tiles))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(output), np.vstack(rows)[..., ::-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", type=Path, required=True)
+    parser.add_argument("--weights", type=Path, help="checkpoint to show (or --augmentations)")
+    parser.add_argument(
+        "--augmentations", action="store_true", help="show self-reference pairs instead"
+    )
     parser.add_argument("--photos", type=Path, required=True, help="folder of held-out photos")
     parser.add_argument("--names", nargs="*", help="file names to show (default: the first few)")
     parser.add_argument("--count", type=int, default=5)
@@ -72,7 +94,12 @@ def main() -> None:
     photos = list_media([args.photos], IMAGE_SUFFIXES)
     if args.names:
         photos = [p for p in photos if p.name in set(args.names)]
-    showcase(args.weights, photos[: args.count], args.output)
+    if args.augmentations:
+        augmentation_pairs(photos[: args.count], args.output)
+    elif args.weights is None:
+        parser.error("--weights is needed unless --augmentations is given")
+    else:
+        showcase(args.weights, photos[: args.count], args.output)
     print(f"wrote {args.output}")
 
 
