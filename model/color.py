@@ -79,3 +79,10 @@ def gray_to_lightness(gray: Tensor) -> Tensor:
     y = srgb_to_linear(gray)
     f = torch.where(y > _EPSILON, y.clamp(min=_EPSILON) ** (1 / 3), _KAPPA * y + 16 / 116)
     return 116 * f - 16
+
+
+def lightness_to_gray(lightness: Tensor) -> Tensor:
+    """(..., 1, H, W) L in [0, 100] -> the grey sRGB value in [0, 1] with that lightness."""
+    fy = (lightness + 16) / 116
+    y = torch.where(fy > _DELTA_CUBED_INV, fy**3, (fy - 16 / 116) / _KAPPA)
+    return linear_to_srgb(y.clamp(min=0)).clamp(0, 1)

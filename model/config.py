@@ -33,12 +33,19 @@ class IOContract:
     size_multiple: int = 16
 
 
+# EfficientNet-Lite0's widths after blocks 0, 2, 4 and 10: at 1/2, 1/4, 1/8 and 1/16 of the input.
+LITE0_CONTENT_CHANNELS = (16, 24, 40, 112)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """One Color2Embed architecture.
 
     color_backbone: "vgg16" or "vgg19" (a VGG stack up to relu5_2, as in the paper) or "plain"
     (a small stride-2 conv stack trained from scratch, for the CPU preset).
+    content_backbone: "plain" (the paper's U-Net down path) or "efficientnet_lite0" (ImageNet
+    EfficientNet-Lite0 blocks on the grey input for the 1/2..1/16 features, whose widths are
+    then fixed at 16, 24, 40, 112).
     residual_to_reference_mean: predict ab as a residual around the reference's mean ab, so an
     untrained or unsure network falls back to the reference's global colour instead of grey.
     """
@@ -49,6 +56,7 @@ class ModelConfig:
     color_head_channels: int = 512
     mlp_hidden: int = 256
     z_dim: int = 512
+    content_backbone: str = "plain"
     content_channels: tuple[int, ...] = (64, 128, 256, 512, 512)
     decoder_channels: tuple[int, ...] = (256, 128, 64, 64)
     modulated_kernels: tuple[int, ...] = (3, 3, 5, 5)
@@ -62,6 +70,15 @@ class ModelConfig:
             raise ValueError(f"unknown color_backbone {self.color_backbone!r}")
         if self.color_backbone == "plain" and not self.plain_backbone_channels:
             raise ValueError("the plain colour backbone needs plain_backbone_channels")
+        if self.content_backbone not in ("plain", "efficientnet_lite0"):
+            raise ValueError(f"unknown content_backbone {self.content_backbone!r}")
+        if (
+            self.content_backbone == "efficientnet_lite0"
+            and tuple(self.content_channels[1:]) != LITE0_CONTENT_CHANNELS
+        ):
+            raise ValueError(
+                f"efficientnet_lite0 content needs channels (x, {LITE0_CONTENT_CHANNELS})"
+            )
         if len(self.content_channels) != 5:
             raise ValueError("content_channels needs 5 entries (input block + 4 down blocks)")
         if not len(self.decoder_channels) == len(self.modulated_kernels) == 4:
@@ -119,7 +136,16 @@ SMALL = ModelConfig(
     residual_to_reference_mean=True,
 )
 
-PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "small": SMALL}
+# The small preset with a pretrained content encoder: ImageNet features on the grey input tell
+# sky from grass from skin, which a from-scratch encoder must learn from a few hundred photos.
+LITE = dataclasses.replace(
+    SMALL,
+    preset="lite",
+    content_backbone="efficientnet_lite0",
+    content_channels=(32, *LITE0_CONTENT_CHANNELS),
+)
+
+PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "small": SMALL, "lite": LITE}
 
 
 def preset(name: str) -> ModelConfig:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.color import rgb_to_lab
+from model.color import lightness_to_gray, rgb_to_lab
 from model.config import ModelConfig
 from model.layers import ModulatedConv2d, ResidualBlock, leaky_relu
 
@@ -139,6 +139,39 @@ class ContentEncoder(nn.Module):
         return features
 
 
+class PretrainedContentEncoder(nn.Module):
+    """E_s with ImageNet EfficientNet-Lite0 blocks for the 1/2..1/16 features.
+
+    The full-resolution features come from a small block trained from scratch, as in the plain
+    encoder. The backbone's batch-norm statistics stay frozen: a training batch of 16 grey crops
+    would estimate them worse than ImageNet did."""
+
+    TAPS = (0, 2, 4, 10)
+
+    def __init__(self, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        from model.efficientnet import EfficientNetLite0
+
+        self.input_block = nn.Sequential(
+            nn.Conv2d(1, channels[0], 3, padding=1),
+            leaky_relu(),
+            nn.Conv2d(channels[0], channels[0], 3, padding=1),
+            leaky_relu(),
+        )
+        self.backbone = EfficientNetLite0(num_blocks=max(self.TAPS) + 1)
+
+    def train(self, mode: bool = True) -> PretrainedContentEncoder:
+        super().train(mode)
+        for module in self.backbone.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+        return self
+
+    def forward(self, normalised_lightness: Tensor) -> list[Tensor]:
+        grey = lightness_to_gray((normalised_lightness + 1) * 50).expand(-1, 3, -1, -1)
+        return [self.input_block(normalised_lightness), *self.backbone.features(grey, self.TAPS)]
+
+
 class UpBlock(nn.Module):
     """G_i then F_i (Eq. 3): bilinear x2, concatenate the skip, conv, then the PFFB."""
 
@@ -207,7 +240,10 @@ class Color2Embed(nn.Module):
         super().__init__()
         self.config = config
         self.color_encoder = ColorEncoder(config)
-        self.content_encoder = ContentEncoder(config.content_channels)
+        if config.content_backbone == "efficientnet_lite0":
+            self.content_encoder = PretrainedContentEncoder(config.content_channels)
+        else:
+            self.content_encoder = ContentEncoder(config.content_channels)
         self.decoder = Decoder(config)
         io = config.io
         self.register_buffer("ref_mean", torch.tensor(io.reference_mean).view(1, 3, 1, 1), False)
@@ -262,11 +298,15 @@ class Color2Embed(nn.Module):
 
 
 def build_network(config: ModelConfig, pretrained_vgg: str | Path | None = None) -> Color2Embed:
-    """A fresh network for training: a VGG colour backbone starts from ImageNet weights (the
-    offline VGG-16 by default, or the torchvision VGG file at `pretrained_vgg`)."""
+    """A fresh network for training: pretrained parts start from ImageNet weights. A VGG colour
+    backbone takes the offline VGG-16 by default, or the torchvision VGG file at
+    `pretrained_vgg`; an EfficientNet-Lite0 content backbone takes the offline Lite0."""
+    from model.efficientnet import load_pretrained
     from model.pretrained import load_vgg_backbone
 
     network = Color2Embed(config)
     if config.color_backbone != "plain":
         load_vgg_backbone(network.color_encoder.backbone, config.color_backbone, pretrained_vgg)
+    if config.content_backbone == "efficientnet_lite0":
+        load_pretrained(network.content_encoder.backbone)
     return network

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from model.config import PAPER, SMALL, ModelConfig
+from model.config import LITE, PAPER, SMALL, ModelConfig
 from model.network import Color2Embed, ColorEmbedding, build_network
 from tests.helpers import TINY, make_network
 
 
-@pytest.mark.parametrize("config", [TINY, SMALL], ids=lambda c: c.preset)
+@pytest.mark.parametrize("config", [TINY, SMALL, LITE], ids=lambda c: c.preset)
 def test_decode_shapes_on_non_square_input(config):
     network = make_network(config)
     lightness = torch.rand(2, 1, 64, 96) * 100
@@ -124,5 +124,5 @@ def test_weights_pickle_with_code_is_refused(tmp_path):
 
 
 def test_config_json_round_trip():
-    for config in (PAPER, SMALL, TINY):
+    for config in (PAPER, SMALL, LITE, TINY):
         assert ModelConfig.from_json(config.to_json()) == config
