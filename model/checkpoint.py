@@ -25,7 +25,7 @@ from model.config import ModelConfig, preset
 
 FORMAT = "remaster.color2embed"
 # The weights `remaster` uses when none are given (shipped by the training work).
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "remaster-small.safetensors"
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "remaster.safetensors"
 FORMAT_VERSION = "1"
 # DistributedDataParallel and torch.compile wrap modules; their prefixes never reach a file.
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
