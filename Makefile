@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UNTRAINED := out/untrained-small.safetensors
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench photos train
 
 install: $(STAMP)
 
@@ -33,3 +33,9 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/model_speed.py
+
+photos: install
+	$(BIN)/python -m model.photos data/photos
+
+train: install
+	$(BIN)/python -m model.train --config model/configs/cpu.yaml
