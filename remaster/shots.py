@@ -1,0 +1,220 @@
+"""The refs file: which reference image colours which frames.
+
+    default: refs/any.png          # optional: for frames no entry covers
+    shots:
+      - start: 0                   # a frame number, inclusive
+        ref: refs/opening.png
+      - start: "00:00:04:12"       # SMPTE timecode HH:MM:SS:FF (HH:MM:SS;FF drop-frame)
+        ref: [refs/street1.png, refs/street2.png]   # several refs: embeddings averaged
+      - start: 12.5s               # seconds
+        ref: refs/car.png
+
+Each entry runs from its start to the next entry's start. Paths are relative to the YAML file.
+Errors name the file and line and say what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import yaml
+
+from remaster.errors import InputError
+
+TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;])(\d{2})$")
+SECONDS = re.compile(r"^(\d+(?:\.\d+)?)s$")
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where an entry starts: a frame number or a time in seconds (for timestamps)."""
+
+    frame: int | None = None
+    seconds: float | None = None
+
+    def frame_at(self, rate: Fraction) -> float:
+        """The start as a (possibly fractional) frame position at a constant `rate`."""
+        return float(self.frame) if self.frame is not None else self.seconds * float(rate)
+
+    def covers(self, index: int, seconds: float, rate: Fraction) -> bool:
+        """True when a frame (its index and presentation time) is at or after this start."""
+        if self.frame is not None:
+            return index >= self.frame
+        # Half a frame of tolerance: a start at 12.5 s takes the frame shown at 12.5 s even
+        # when rounding puts its timestamp a hair earlier.
+        return seconds >= self.seconds - 0.5 / float(rate)
+
+
+@dataclass(frozen=True)
+class ShotEntry:
+    start: Start
+    references: tuple[Path, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class RefsPlan:
+    """The parsed refs file: entries in order and an optional default."""
+
+    entries: tuple[ShotEntry, ...]
+    default: tuple[Path, ...] | None
+    source: Path | None
+
+    @staticmethod
+    def single(reference: Path) -> RefsPlan:
+        """`--ref one.png`: one reference for the whole film."""
+        return RefsPlan((ShotEntry(Start(frame=0), (reference,), 0),), None, None)
+
+    def reference_sets(self) -> list[tuple[Path, ...]]:
+        """Every distinct reference set, in first-use order (each is embedded once)."""
+        sets = [entry.references for entry in self.entries]
+        if self.default is not None:
+            sets.insert(0, self.default)
+        return list(dict.fromkeys(sets))
+
+    def references_for(self, index: int, seconds: float, rate: Fraction) -> tuple[Path, ...]:
+        chosen = None
+        for entry in self.entries:
+            if entry.start.covers(index, seconds, rate):
+                chosen = entry.references
+            else:
+                break
+        if chosen is not None:
+            return chosen
+        if self.default is None:
+            where = f"{self.source}: " if self.source else ""
+            raise InputError(
+                f"{where}frame {index} ({seconds:.3f} s) comes before the first entry and there is "
+                "no 'default:' reference; add one or start the first entry at 0"
+            )
+        return self.default
+
+    def check_order(self, rate: Fraction) -> None:
+        """Entries must start in increasing order (compared at the film's frame rate)."""
+        previous = None
+        for entry in self.entries:
+            position = entry.start.frame_at(rate)
+            if previous is not None and position <= previous[0]:
+                raise InputError(
+                    f"{self.source}, line {entry.line}: this entry starts at frame "
+                    f"{position:g}, not after the entry on line {previous[1]} (frame "
+                    f"{previous[0]:g}); list entries in increasing order of start"
+                )
+            previous = (position, entry.line)
+
+
+def parse_timecode(text: str, rate: Fraction) -> int:
+    """SMPTE HH:MM:SS:FF (or ;FF, drop-frame) -> frame number at `rate` frames per second."""
+    match = TIMECODE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a timecode HH:MM:SS:FF")
+    hours, minutes, seconds, separator, frames = match.groups()
+    hours, minutes, seconds, frames = int(hours), int(minutes), int(seconds), int(frames)
+    nominal = round(rate)  # 24 for 23.976, 30 for 29.97: timecode counts nominal frames
+    if minutes > 59 or seconds > 59 or frames >= nominal:
+        raise ValueError(f"{text!r} is out of range at {nominal} frames per second")
+    total = ((hours * 60 + minutes) * 60 + seconds) * nominal + frames
+    if separator == ";":
+        if nominal not in (30, 60) or rate.denominator == 1:
+            raise ValueError(
+                f"{text!r} is drop-frame (';'), which exists only at 29.97 and 59.94 fps; "
+                f"this film runs at {float(rate):.3f} fps: use ':'"
+            )
+        # Drop-frame skips frame numbers 0 and 1 (0-3 at 59.94) at the start of every minute
+        # except each tenth, so the timecode keeps up with the clock.
+        dropped_per_minute = nominal // 15
+        total_minutes = hours * 60 + minutes
+        if seconds == 0 and frames < dropped_per_minute and total_minutes % 10:
+            raise ValueError(f"{text!r} does not exist in drop-frame timecode")
+        total -= dropped_per_minute * (total_minutes - total_minutes // 10)
+    return total
+
+
+def parse_start(value: object, rate: Fraction) -> Start:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a start")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a start frame cannot be negative")
+        return Start(frame=value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return Start(frame=int(text))
+        if seconds := SECONDS.match(text):
+            return Start(seconds=float(seconds.group(1)))
+        if TIMECODE.match(text):
+            return Start(frame=parse_timecode(text, rate))
+    raise ValueError(
+        f'{value!r} is not a start: use a frame number (120), a timecode ("00:00:04:12") '
+        "or seconds (12.5s)"
+    )
+
+
+def _references(value: object, folder: Path, where: str) -> tuple[Path, ...]:
+    names = value if isinstance(value, list) else [value]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise InputError(f"{where}: 'ref' must be an image path or a list of image paths")
+    paths = tuple((folder / name).resolve() for name in names)
+    for name, path in zip(names, paths, strict=True):
+        if not path.is_file():
+            raise InputError(f"{where}: reference {name!r} not found (looked for {path})")
+    return paths
+
+
+def load_refs(path: Path, rate: Fraction) -> RefsPlan:
+    """Parse and check a refs YAML file for a film running at `rate` frames per second."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such refs file")
+    try:
+        root = yaml.compose(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        line = getattr(getattr(error, "problem_mark", None), "line", None)
+        at = f", line {line + 1}" if line is not None else ""
+        raise InputError(
+            f"{path}{at}: not valid YAML ({getattr(error, 'problem', error)})"
+        ) from None
+    if not isinstance(root, yaml.MappingNode):
+        raise InputError(f"{path}: expected 'shots:' (and optionally 'default:') at the top level")
+    fields = {key.value: value for key, value in root.value}
+    unknown = set(fields) - {"shots", "default"}
+    if unknown:
+        raise InputError(
+            f"{path}: unknown top-level keys {sorted(unknown)}; use 'shots' and 'default'"
+        )
+    folder = path.parent
+    default = None
+    if "default" in fields:
+        node = fields["default"]
+        default = _references(
+            yaml.safe_load(yaml.serialize(node)), folder, f"{path}, line {node.start_mark.line + 1}"
+        )
+    shots_node = fields.get("shots")
+    if not isinstance(shots_node, yaml.SequenceNode) or not shots_node.value:
+        raise InputError(f"{path}: 'shots:' must be a non-empty list of entries with start and ref")
+    entries = []
+    for node in shots_node.value:
+        line = node.start_mark.line + 1
+        where = f"{path}, line {line}"
+        item = (
+            dict((key.value, value) for key, value in node.value)
+            if isinstance(node, yaml.MappingNode)
+            else {}
+        )
+        if set(item) != {"start", "ref"} or not isinstance(item["start"], yaml.ScalarNode):
+            raise InputError(f"{where}: each entry needs exactly 'start:' and 'ref:'")
+        # The scalar's own text, not YAML's reading of it: YAML 1.1 turns an unquoted
+        # 00:00:04:12 into a base-60 integer.
+        text = item["start"].value
+        try:
+            start = parse_start(int(text) if text.isdigit() else text, rate)
+        except ValueError as error:
+            raise InputError(f"{where}: {error}") from None
+        ref = yaml.safe_load(yaml.serialize(item["ref"]))
+        entries.append(ShotEntry(start, _references(ref, folder, where), line))
+    plan = RefsPlan(tuple(entries), default, path)
+    plan.check_order(rate)
+    return plan
