@@ -41,3 +41,46 @@ def write_video(
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
+
+
+def write_clip(
+    path: Path,
+    frames: int = 30,
+    rate=None,
+    size: tuple[int, int] = (96, 128),
+    audio: bool = True,
+    shots: int = 2,
+) -> Path:
+    """A real H.264 clip with an AAC track of real tones: `shots` scenes of distinct colour.
+
+    Default rate 30000/1001 (NTSC), the rate whose timestamps go wrong when fps is rounded."""
+    from fractions import Fraction
+
+    import av
+
+    rate = rate or Fraction(30000, 1001)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=rate)
+        video.height, video.width = size
+        video.pix_fmt = "yuv420p"
+        sound = container.add_stream("aac", rate=48000, layout="mono") if audio else None
+        per_shot = -(-frames // shots)
+        for index in range(frames):
+            image = photo_like(*size, seed=1000 * (index // per_shot) + index % 3)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            frame.time_base = 1 / Fraction(rate)
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        if sound is not None:
+            seconds = frames / float(rate)
+            t = np.arange(int(seconds * 48000)) / 48000
+            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for start in range(0, len(tone), 1024):
+                chunk = tone[start : start + 1024][None]
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                frame.sample_rate = 48000
+                frame.pts = start
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode())
+    return path
