@@ -92,7 +92,7 @@ class Colorizer:
         self.working_short_side = working_short_side or io.working_short_side
         self.size_multiple = io.size_multiple
         self.reference_short_side = io.reference_short_side
-        self.embed_calls = 0  # how many references went through the colour encoder
+        self.embed_calls = 0  # reference sets embedded (each is one call, whatever its size)
 
     @classmethod
     def from_checkpoint(
@@ -129,7 +129,7 @@ class Colorizer:
             rgb = resize(rgb, scaled_size(*rgb.shape[-2:], self.reference_short_side))
             with self._autocast():
                 embeddings.append(self.network.embed(rgb))
-            self.embed_calls += 1
+        self.embed_calls += 1
         embedding = embeddings[0] if len(embeddings) == 1 else ColorEmbedding.average(embeddings)
         embedding = ColorEmbedding(z=embedding.z.float(), mean_ab=embedding.mean_ab.float())
         return self.network.fold(embedding)

@@ -16,7 +16,20 @@ from remaster.errors import RemasterError
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class FilmByDefault(click.Group):
+    """`remaster FILM ...` means `remaster film FILM ...`: the main job needs no subcommand."""
+
+    def parse_args(self, context: click.Context, args: list[str]) -> list[str]:
+        for position, arg in enumerate(args):
+            if arg.startswith("-"):
+                continue
+            if arg not in self.commands:
+                args = [*args[:position], "film", *args[position:]]
+            break
+        return super().parse_args(context, args)
+
+
+@click.group(cls=FilmByDefault, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.pass_context
 def cli(context: click.Context, debug: bool) -> None:
@@ -69,6 +82,68 @@ def image(
 
     colorize_still(target, list(references), output, weights, device, working_size)
     click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--refs",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML file saying which reference colours which frames.",
+)
+@click.option(
+    "--ref",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="One reference image for the whole film.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Output file (.mp4, .mov, .mkv). Default: SOURCE-remastered.EXT beside it.",
+)
+@weights_option
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Frames per batch through the network.",
+)
+@working_size_option
+@click.option(
+    "--codec",
+    type=click.Choice(["h264", "prores", "ffv1"]),
+    default=None,
+    help="h264 (default; .mp4/.mov/.mkv), prores (ProRes 422 HQ, .mov), ffv1 (lossless, .mkv).",
+)
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=18,
+    show_default=True,
+    help="H.264 quality (lower is better).",
+)
+@click.option("--preset", default="medium", show_default=True, help="H.264 speed preset.")
+@click.option(
+    "--segment-frames",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Frames per resumable segment.",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run of the same job.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def film(source: Path, output: Path | None, **settings) -> None:
+    """Colorize the film SOURCE; sound, subtitles and timing are kept."""
+    from remaster.pipeline import FilmOptions, colorize_film, default_output
+
+    output = output or default_output(source)
+    summary = colorize_film(FilmOptions(source=source, output=output, **settings))
+    for note in summary.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {output}: {summary.line()}")
 
 
 def main() -> None:

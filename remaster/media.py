@@ -1,7 +1,5 @@
 """Everything that touches containers and codecs: the only module that imports PyAV.
 
-So far: probing and decoding; encoding and muxing come with the film pipeline.
-
 Pictures travel as planar YUV 4:2:0 8-bit arrays: the luma plane is decoded once and written
 back untouched, so the output's grey is the input's; only the two chroma planes are new.
 Every frame keeps its own pts and time base from decoder to encoder, so variable frame rates
@@ -10,6 +8,7 @@ and 23.976/29.97 material stay in sync with the copied audio.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,7 +17,16 @@ from pathlib import Path
 import av
 import numpy as np
 
-from remaster.errors import InputError
+from remaster.errors import InputError, OutputError
+
+# name -> (encoder, pixel format, segment container, encoder options)
+CODECS = {
+    "h264": ("libx264", "yuv420p", "mp4", {}),
+    "prores": ("prores_ks", "yuv422p10le", "mov", {"profile": "3"}),  # ProRes 422 HQ
+    "ffv1": ("ffv1", "yuv420p", "matroska", {"level": "3", "g": "1"}),  # lossless, intra-only
+}
+# Which codecs each output container takes, the first being the default.
+CONTAINER_CODECS = {".mp4": ("h264",), ".mov": ("h264", "prores"), ".mkv": ("h264", "ffv1")}
 
 
 @dataclass(frozen=True)
@@ -121,3 +129,153 @@ def decode(path: Path) -> Iterator[Picture]:
                 f"{path}: frame {index} cannot be decoded ({error.strerror}); the file is damaged "
                 "there: repair or re-export it"
             ) from None
+
+
+def codec_for(output: Path, codec: str | None) -> str:
+    """The codec for an output path: the one asked for, if its container takes it."""
+    suffix = output.suffix.lower()
+    if suffix not in CONTAINER_CODECS:
+        raise OutputError(f"{output}: cannot write {suffix!r} video; use .mp4, .mov or .mkv")
+    allowed = CONTAINER_CODECS[suffix]
+    if codec is None:
+        return allowed[0]
+    if codec not in allowed:
+        raise OutputError(
+            f"{output}: {codec} does not go in {suffix}; use "
+            + " or ".join(
+                f"{c} in {s}" for s, cs in CONTAINER_CODECS.items() for c in cs if c == codec
+            )
+        )
+    return codec
+
+
+class SegmentWriter:
+    """Encodes a run of consecutive Pictures into one segment file.
+
+    Timestamps are written relative to the segment's first frame: a container then stores
+    them exactly (an MP4 starting late would round its start through a 1/1000 edit list), and
+    `mux` adds `offset` back. Each frame keeps its own pts otherwise: no frame rate is assumed.
+    """
+
+    def __init__(
+        self, path: Path, info: VideoInfo, codec: str, crf: int = 18, preset: str = "medium"
+    ) -> None:
+        encoder, self.pixel_format, container_format, options = CODECS[codec]
+        if codec == "h264":
+            options = {**options, "crf": str(crf), "preset": preset}
+        self.width = info.width
+        self.offset: int | None = None
+        self.time_base = info.time_base
+        self.frames = 0
+        self.container = av.open(str(path), "w", format=container_format)
+        self.stream = self.container.add_stream(encoder, rate=info.rate)
+        self.stream.width, self.stream.height = info.width, info.height
+        self.stream.pix_fmt = self.pixel_format
+        self.stream.time_base = info.time_base
+        context = self.stream.codec_context
+        context.time_base = info.time_base
+        if info.sample_aspect_ratio:
+            context.sample_aspect_ratio = info.sample_aspect_ratio
+        context.colorspace = info.colorspace
+        context.color_range = info.color_range
+        self.stream.options = options
+
+    def write(self, picture: Picture) -> None:
+        if self.offset is None:
+            self.offset = picture.pts or 0
+            self.time_base = picture.time_base
+        planes = np.concatenate([picture.y.ravel(), picture.u.ravel(), picture.v.ravel()])
+        frame = av.VideoFrame.from_ndarray(planes.reshape(-1, self.width), format="yuv420p")
+        if self.pixel_format != "yuv420p":
+            frame = frame.reformat(format=self.pixel_format)
+        frame.pts = picture.pts - self.offset if picture.pts is not None else None
+        frame.time_base = picture.time_base
+        self.container.mux(self.stream.encode(frame))
+        self.frames += 1
+
+    def close(self) -> None:
+        self.container.mux(self.stream.encode(None))
+        self.container.close()
+
+    def abort(self) -> None:
+        self.container.close()
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+    offset: int  # the first frame's pts, in time_base units
+    time_base: Fraction
+
+
+def _timestamp(packet) -> float:
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    return float(stamp * packet.time_base) if stamp is not None else float("-inf")
+
+
+def _segment_packets(segments: list[Segment]) -> Iterator:
+    for segment in segments:
+        with av.open(str(segment.path)) as container:
+            for packet in container.demux(container.streams.video[0]):
+                if not packet.size:  # the demuxer's empty flush packet
+                    continue
+                shift = round(segment.offset * segment.time_base / packet.time_base)
+                if packet.pts is not None:
+                    packet.pts += shift
+                if packet.dts is not None:
+                    packet.dts += shift
+                yield packet
+
+
+def _interleave(sources: list[Iterator]) -> Iterator:
+    """Merge packet iterators by timestamp, so the muxer never waits on one stream."""
+    heap = []
+    for order, packets in enumerate(sources):
+        packet = next(packets, None)
+        if packet is not None:
+            heapq.heappush(heap, (_timestamp(packet), order, packet, packets))
+    while heap:
+        _, order, packet, packets = heapq.heappop(heap)
+        yield order, packet
+        following = next(packets, None)
+        if following is not None:
+            heapq.heappush(heap, (_timestamp(following), order, following, packets))
+
+
+def mux(segments: list[Segment], source: Path, output: Path) -> list[str]:
+    """Join the segments by stream copy with every audio and subtitle stream of `source`,
+    packet for packet (never re-encoded, only empty flush packets skipped), into `output`.
+
+    Returns a note for each stream the output container cannot hold.
+    """
+    notes = []
+    with (
+        av.open(str(source)) as original,
+        av.open(str(segments[0].path)) as first,
+        av.open(str(output), "w") as out,
+    ):
+        video = out.add_stream_from_template(first.streams.video[0])
+        copied = {}
+        for stream in [*original.streams.audio, *original.streams.subtitles]:
+            try:
+                copied[stream.index] = out.add_stream_from_template(stream)
+            except (av.FFmpegError, ValueError) as error:
+                notes.append(
+                    f"{stream.type} stream {stream.index} ({stream.codec_context.name}) cannot go "
+                    f"into {output.suffix} and was left out ({error})"
+                )
+        sources = [_segment_packets(segments)]
+        if copied:
+            wanted = [original.streams[index] for index in copied]
+            sources.append(packet for packet in original.demux(wanted) if packet.size)
+        for order, packet in _interleave(sources):
+            packet.stream = video if order == 0 else copied[packet.stream.index]
+            out.mux(packet)
+    return notes
+
+
+def count_frames(path: Path) -> int:
+    """Frames in the first video stream, counted by demuxing (no decoding)."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        return sum(1 for packet in container.demux(stream) if packet.size)

@@ -1,0 +1,228 @@
+"""`remaster FILM --refs shots.yaml`: the film pipeline, stage by stage.
+
+    decode (thread) -> assign reference -> batch (never across references) -> colorize with the
+    shot's folded embedding -> encode into segments (journaled) -> mux with the original audio
+    and subtitles -> rename into place
+
+The output appears under its name only when complete; an interrupted run leaves its finished
+segments in a work folder beside the output for `--resume`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from model.colorizer import Colorizer
+from remaster.errors import InputError, OutputError
+from remaster.images import read_image
+from remaster.journal import Journal, file_digest
+from remaster.media import (
+    CODECS,
+    SegmentWriter,
+    VideoInfo,
+    codec_for,
+    count_frames,
+    decode,
+    mux,
+    probe,
+)
+from remaster.planes import COLOR_RANGE_FULL, luma_coefficients
+from remaster.shots import RefsPlan, load_refs
+from remaster.stages import assign_references, batch_by_reference, colorize, prefetch
+from remaster.weights import resolve_weights
+
+SEGMENT_SUFFIX = {"mp4": ".mp4", "mov": ".mov", "matroska": ".mkv"}
+
+
+@dataclass
+class FilmOptions:
+    source: Path
+    output: Path
+    refs: Path | None = None
+    ref: Path | None = None
+    weights: Path | None = None
+    device: str = "auto"
+    batch_size: int = 4
+    working_size: int | None = None
+    codec: str | None = None
+    crf: int = 18
+    preset: str = "medium"
+    segment_frames: int = 1000
+    resume: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class FilmSummary:
+    frames: int
+    shots: int
+    references: int
+    seconds: float
+    resumed_segments: int
+    notes: list[str]
+
+    def line(self) -> str:
+        fps = self.frames / self.seconds if self.seconds else float("nan")
+        resumed = f", {self.resumed_segments} segments resumed" if self.resumed_segments else ""
+        return (
+            f"{self.frames} frames, {self.shots} shots, {self.references} reference sets, "
+            f"{self.seconds:.1f} s ({fps:.1f} frames/s){resumed}"
+        )
+
+
+def default_output(source: Path) -> Path:
+    return source.with_name(f"{source.stem}-remastered{source.suffix}")
+
+
+def check_paths(options: FilmOptions) -> str:
+    source, output = options.source.resolve(), options.output.resolve()
+    if source == output:
+        raise OutputError(f"{options.output}: is the input; choose another output name")
+    if not output.parent.is_dir():
+        raise OutputError(f"{options.output}: folder {output.parent} does not exist")
+    if (options.refs is None) == (options.ref is None):
+        raise InputError("give either --refs FILE.yaml or --ref IMAGE (one of them)")
+    return codec_for(options.output, options.codec)
+
+
+def job_description(options: FilmOptions, plan: RefsPlan, weights: Path, codec: str) -> dict:
+    """Everything that decides the output's bytes, so a resumed run can check it is the same."""
+    stat = options.source.stat()
+    references = sorted({str(p) for refs in plan.reference_sets() for p in refs})
+    return {
+        "input": [str(options.source.resolve()), stat.st_size, stat.st_mtime_ns],
+        "refs": file_digest(options.refs) if options.refs else None,
+        "references": [[p, file_digest(Path(p))] for p in references],
+        "weights": file_digest(weights),
+        "options": [
+            codec,
+            options.crf,
+            options.preset,
+            options.working_size,
+            options.segment_frames,
+            options.batch_size,
+            options.device,
+        ],
+    }
+
+
+def embed_references(colorizer: Colorizer, plan: RefsPlan) -> dict[tuple, object]:
+    """Each distinct reference set goes through the colour encoder once, and is folded once."""
+    styles = {}
+    for references in plan.reference_sets():
+        images = []
+        for path in references:
+            image = read_image(path)
+            if image.ndim != 3:
+                raise InputError(f"{path}: is a grey image; a reference must be in colour")
+            images.append(image)
+        styles[references] = colorizer.embed(*images)
+    return styles
+
+
+def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> FilmSummary:
+    started = time.perf_counter()
+    codec = check_paths(options)
+    info = probe(options.source)
+    plan = load_refs(options.refs, info.rate) if options.refs else RefsPlan.single(options.ref)
+    weights = resolve_weights(options.weights)
+    colorizer = colorizer or Colorizer.from_checkpoint(
+        weights, options.device, options.working_size
+    )
+    styles = embed_references(colorizer, plan)
+    journal, resumed = Journal.open(
+        options.output, job_description(options, plan, weights, codec), options.resume
+    )
+    frames = encode_segments(options, info, plan, colorizer, styles, journal, codec)
+    notes = finish(options, journal, frames)
+    if info.frame_count and info.frame_count != frames:
+        notes.append(
+            f"{options.source}: its header announces {info.frame_count} frames but {frames} "
+            "decoded; the output has all decoded frames"
+        )
+    elapsed = time.perf_counter() - started
+    return FilmSummary(frames, len(plan.entries), len(styles), elapsed, resumed, notes)
+
+
+def encode_segments(
+    options: FilmOptions,
+    info: VideoInfo,
+    plan: RefsPlan,
+    colorizer: Colorizer,
+    styles: dict,
+    journal: Journal,
+    codec: str,
+) -> int:
+    """Decode, colorize and encode every frame not in a finished segment. Returns the number
+    of frames in the film."""
+    segment_suffix = SEGMENT_SUFFIX[CODECS[codec][2]]
+    per_segment = options.segment_frames
+    done = set(journal.segments)
+    progress = tqdm(total=info.frame_count, unit="frame", disable=options.quiet, dynamic_ncols=True)
+    decoded = 0
+
+    def unfinished():
+        nonlocal decoded
+        for item in assign_references(prefetch(decode(options.source)), plan, info.rate):
+            decoded += 1
+            if item.picture.index // per_segment in done:
+                progress.update()
+                continue
+            yield item
+
+    batches = batch_by_reference(unfinished(), options.batch_size)
+    coefficients = luma_coefficients(info.colorspace, info.height)
+    pictures = colorize(
+        batches, colorizer, styles.__getitem__, coefficients, info.color_range == COLOR_RANGE_FULL
+    )
+    writer, number, path = None, None, None
+    try:
+        for picture in pictures:
+            if picture.index // per_segment != number:
+                if writer is not None:
+                    writer.close()
+                    journal.record(number, path, writer.frames, writer.offset, writer.time_base)
+                number = picture.index // per_segment
+                path = journal.segment_path(number, segment_suffix)
+                writer = SegmentWriter(path, info, codec, options.crf, options.preset)
+            writer.write(picture)
+            progress.update()
+        if writer is not None:
+            writer.close()
+            journal.record(number, path, writer.frames, writer.offset, writer.time_base)
+            writer = None
+    finally:
+        if writer is not None:
+            writer.abort()
+        progress.close()
+    expected_segments = set(range(-(-decoded // per_segment)))
+    if set(journal.segments) != expected_segments or decoded == 0:
+        raise OutputError(
+            f"{options.output}: segments {sorted(expected_segments - set(journal.segments))} are "
+            "missing after decoding; run again with --resume"
+        )
+    return decoded
+
+
+def finish(options: FilmOptions, journal: Journal, frames: int) -> list[str]:
+    """Mux into a temporary file beside the output, check it, then rename it into place."""
+    output = options.output
+    temporary = output.with_name(f".{output.stem}.partial{output.suffix}")
+    try:
+        notes = mux(journal.finished(), options.source, temporary)
+        written = count_frames(temporary)
+        if written != frames:
+            raise OutputError(
+                f"{output}: the encoded film has {written} frames, the input {frames}; "
+                "nothing was written (please report this)"
+            )
+        os.replace(temporary, output)
+    finally:
+        temporary.unlink(missing_ok=True)
+    journal.remove()
+    return notes

@@ -1,0 +1,113 @@
+"""Small generator stages of the film pipeline. Each takes an iterator and returns one.
+
+    prefetch(decode) -> assign_references -> batch_by_reference -> colorize -> (writer)
+
+No stage holds more than a batch (prefetch: a bounded queue), so memory does not grow with
+the film's length, and no batch ever mixes two reference sets.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from model.color import lab_to_rgb
+from model.colorizer import Colorizer
+from model.network import FoldedEmbedding
+from remaster.media import Picture
+from remaster.planes import chroma_from_rgb, lightness_from_luma
+from remaster.shots import RefsPlan
+
+_DONE = object()
+
+
+def prefetch(items: Iterable, depth: int = 8) -> Iterator:
+    """Run `items` in a thread, `depth` ahead. Its exceptions re-raise here; the thread is
+    always stopped and joined, even when the consumer stops early."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(("done", _DONE))
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            buffer.put(("error", error))
+
+    thread = threading.Thread(target=produce, name="remaster-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.1)
+
+
+@dataclass
+class Assigned:
+    picture: Picture
+    references: tuple  # the reference set (paths) that colours this frame
+
+
+def assign_references(pictures: Iterable[Picture], plan: RefsPlan, rate: Fraction) -> Iterator:
+    for picture in pictures:
+        yield Assigned(picture, plan.references_for(picture.index, picture.seconds, rate))
+
+
+def batch_by_reference(items: Iterable[Assigned], batch_size: int) -> Iterator[list[Assigned]]:
+    """Consecutive frames in batches of at most `batch_size`, cut wherever the reference set
+    changes, so one folded embedding serves a whole batch."""
+    batch: list[Assigned] = []
+    for item in items:
+        if batch and (len(batch) == batch_size or item.references != batch[0].references):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def colorize(
+    batches: Iterable[list[Assigned]],
+    colorizer: Colorizer,
+    style_of: Callable[[tuple], FoldedEmbedding],
+    coefficients: tuple[float, float],
+    full_range: bool,
+) -> Iterator[Picture]:
+    """New chroma planes for each frame; the luma plane and the timestamps pass untouched."""
+    pin = colorizer.device.type == "cuda"
+    for batch in batches:
+        luma = torch.from_numpy(np.stack([item.picture.y for item in batch]))
+        if pin:
+            luma = luma.pin_memory()
+        lightness = lightness_from_luma(luma.to(colorizer.device, non_blocking=pin), full_range)
+        ab = colorizer.colorize(lightness, style_of(batch[0].references))
+        rgb = lab_to_rgb(torch.cat([lightness, ab], dim=1))
+        cb, cr = chroma_from_rgb(rgb, coefficients, full_range)
+        for item, u, v in zip(batch, cb, cr, strict=True):
+            picture = item.picture
+            yield Picture(picture.index, picture.pts, picture.time_base, picture.y, u, v)

@@ -1,0 +1,170 @@
+"""The film pipeline on real encoded clips: timing, sound, luminance, embeddings, resume."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from model.colorizer import Colorizer
+from remaster.errors import OutputError
+from remaster.images import write_image
+from remaster.journal import work_folder
+from remaster.media import decode, probe
+from remaster.pipeline import FilmOptions, colorize_film
+from tests.media import photo_like, write_clip
+
+FRAMES = 24
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    """A 30000/1001 fps clip with sound, two shots, and a refs file with a two-image entry."""
+    folder = tmp_path_factory.mktemp("film")
+    write_clip(folder / "reel.mp4", frames=FRAMES, shots=2)
+    for name, seed in (("warm", 1), ("cool", 2), ("green", 3)):
+        write_image(folder / f"{name}.png", photo_like(64, 80, seed))
+    (folder / "shots.yaml").write_text(
+        "shots:\n"
+        "  - start: 0\n    ref: warm.png\n"
+        '  - start: "00:00:00:12"\n    ref: [cool.png, green.png]\n'
+        "  - start: 0.7s\n    ref: warm.png\n"
+    )
+    return folder
+
+
+def run_film(film, output, weights, **settings):
+    colorizer = Colorizer.from_checkpoint(weights, device="cpu")
+    options = FilmOptions(
+        source=film / "reel.mp4",
+        output=output,
+        refs=film / "shots.yaml",
+        weights=weights,
+        device="cpu",
+        quiet=True,
+        **settings,
+    )
+    return colorize_film(options, colorizer), colorizer
+
+
+def audio_packets(path):
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def duration(path):
+    with av.open(str(path)) as container:
+        return container.duration / 1e6
+
+
+def test_timing_sound_and_luminance_survive(film, tmp_path, tiny_checkpoint):
+    output = tmp_path / "colour.mp4"
+    summary, colorizer = run_film(film, output, tiny_checkpoint, segment_frames=10, batch_size=3)
+    assert summary.frames == FRAMES and summary.shots == 3 and summary.references == 2
+    # One embedding per distinct reference set, however many frames and entries use it.
+    assert colorizer.embed_calls == 2
+    source, result = list(decode(film / "reel.mp4")), list(decode(output))
+    assert len(result) == len(source) == FRAMES
+    assert [p.pts * p.time_base for p in result] == [p.pts * p.time_base for p in source]
+    assert probe(output).rate == Fraction(30000, 1001)
+    assert audio_packets(output) == audio_packets(film / "reel.mp4")
+    assert abs(duration(output) - duration(film / "reel.mp4")) <= 1001 / 30000
+    error = np.mean(
+        [
+            np.mean((a.y.astype(float) - b.y.astype(float)) ** 2)
+            for a, b in zip(source, result, strict=True)
+        ]
+    )
+    assert 10 * np.log10(255**2 / error) > 40  # luma kept, within H.264's error
+    assert max(np.abs(p.u.astype(int) - 128).mean() for p in result) > 2  # and it has colour
+    assert not work_folder(output).exists()
+
+
+def test_lossless_ffv1_keeps_luma_exactly_and_prores_encodes(film, tmp_path, tiny_checkpoint):
+    output = tmp_path / "colour.mkv"
+    run_film(film, output, tiny_checkpoint, codec="ffv1")
+    source, result = list(decode(film / "reel.mp4")), list(decode(output))
+    assert all(np.array_equal(a.y, b.y) for a, b in zip(source, result, strict=True))
+    # Matroska cannot start below zero, so it shifts every stream alike (the AAC priming).
+    steps = np.diff([float(p.pts * p.time_base) for p in result])
+    assert np.allclose(steps, 1001 / 30000, atol=1e-3)
+    prores = tmp_path / "colour.mov"
+    run_film(film, prores, tiny_checkpoint, codec="prores")
+    with av.open(str(prores)) as container:
+        assert container.streams.video[0].codec_context.name == "prores"
+    assert len(list(decode(prores))) == FRAMES
+
+
+def test_a_film_without_sound(tmp_path, tiny_checkpoint):
+    write_clip(tmp_path / "silent.mp4", frames=6, audio=False, shots=1)
+    write_image(tmp_path / "ref.png", photo_like(64, 64, 0))
+    options = FilmOptions(
+        source=tmp_path / "silent.mp4",
+        output=tmp_path / "out.mp4",
+        ref=tmp_path / "ref.png",
+        weights=tiny_checkpoint,
+        device="cpu",
+        quiet=True,
+    )
+    assert colorize_film(options).frames == 6
+    assert len(list(decode(tmp_path / "out.mp4"))) == 6
+
+
+def test_output_equal_to_input_is_refused(film, tiny_checkpoint):
+    before = (film / "reel.mp4").read_bytes()
+    with pytest.raises(OutputError, match="is the input"):
+        run_film(film, film / "reel.mp4", tiny_checkpoint)
+    assert (film / "reel.mp4").read_bytes() == before
+
+
+def planes(path):
+    return [(p.pts, p.y.tobytes(), p.u.tobytes(), p.v.tobytes()) for p in decode(path)]
+
+
+def test_resume_after_kill_9_equals_an_uninterrupted_run(film, tmp_path, tiny_checkpoint):
+    straight = tmp_path / "straight.mp4"
+    run_film(film, straight, tiny_checkpoint, segment_frames=6, batch_size=2)
+
+    output = tmp_path / "resumed.mp4"
+    command = [
+        sys.executable,
+        "-m",
+        "remaster",
+        str(film / "reel.mp4"),
+        "--refs",
+        str(film / "shots.yaml"),
+        "-o",
+        str(output),
+        "--weights",
+        str(tiny_checkpoint),
+        "--device",
+        "cpu",
+        "--segment-frames",
+        "6",
+        "--batch-size",
+        "2",
+        "-q",
+    ]
+    journal = work_folder(output) / "journal.json"
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if journal.is_file() and '"1"' in journal.read_text():  # two segments finished
+            break
+        time.sleep(0.02)
+    killed = process.poll() is None
+    if killed:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert killed, "the run finished before it could be interrupted"
+    assert not output.exists()  # never a half-written file under the output's name
+
+    result = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "segments resumed" in result.stdout
+    assert planes(output) == planes(straight)
