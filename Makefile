@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	mkdir -p out
 	$(BIN)/python -m model.checkpoint init --preset small --seed 0 $(UNTRAINED)
-	$(BIN)/remaster image examples/still/camera.png --ref examples/still/fields.jpg \
-		-o out/camera-colour.png --weights $(UNTRAINED)
+	$(BIN)/remaster examples/film/reel.mp4 --refs examples/film/shots.yaml \
+		-o out/reel-colour.mp4 --weights $(UNTRAINED)
 
 test: install
 	$(BIN)/ruff check .
