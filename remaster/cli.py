@@ -14,6 +14,10 @@ from model.checkpoint import CheckpointError
 from remaster.errors import RemasterError
 
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
+INTERRUPTED = (
+    "interrupted; nothing was written under the output's name (a film's finished segments are "
+    "kept: run the same command with --resume to continue)"
+)
 
 
 class FilmByDefault(click.Group):
@@ -150,8 +154,8 @@ def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo(INTERRUPTED, err=True)
         sys.exit(130)
     except click.ClickException as error:
         error.show()
@@ -161,6 +165,3 @@ def main() -> None:
             raise
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)

@@ -71,6 +71,8 @@ def probe(path: Path) -> VideoInfo:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     with _open(path) as container:
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            raise InputError(f"{path}: is a still image; colorize it with `remaster image`")
         if not container.streams.video:
             raise InputError(f"{path}: has no video stream")
         stream = container.streams.video[0]
