@@ -112,17 +112,22 @@ class ColorEncoder(nn.Module):
         return self.mlp(features.mean(dim=(2, 3)))
 
 
+def input_block(channels: int) -> nn.Sequential:
+    """Two 3x3 convs from L to `channels` full-resolution features."""
+    return nn.Sequential(
+        nn.Conv2d(1, channels, 3, padding=1),
+        leaky_relu(),
+        nn.Conv2d(channels, channels, 3, padding=1),
+        leaky_relu(),
+    )
+
+
 class ContentEncoder(nn.Module):
     """E_s: L -> five feature maps at 1, 1/2, 1/4, 1/8, 1/16 of the input size."""
 
     def __init__(self, channels: tuple[int, ...]) -> None:
         super().__init__()
-        self.input_block = nn.Sequential(
-            nn.Conv2d(1, channels[0], 3, padding=1),
-            leaky_relu(),
-            nn.Conv2d(channels[0], channels[0], 3, padding=1),
-            leaky_relu(),
-        )
+        self.input_block = input_block(channels[0])
         self.down_blocks = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
@@ -152,12 +157,7 @@ class PretrainedContentEncoder(nn.Module):
         super().__init__()
         from model.efficientnet import EfficientNetLite0
 
-        self.input_block = nn.Sequential(
-            nn.Conv2d(1, channels[0], 3, padding=1),
-            leaky_relu(),
-            nn.Conv2d(channels[0], channels[0], 3, padding=1),
-            leaky_relu(),
-        )
+        self.input_block = input_block(channels[0])
         self.backbone = EfficientNetLite0(num_blocks=max(self.TAPS) + 1)
 
     def train(self, mode: bool = True) -> PretrainedContentEncoder:

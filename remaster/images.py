@@ -66,3 +66,11 @@ def write_image(path: Path | str, image: np.ndarray) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write: {error.strerror}") from None
+
+
+def read_reference(path: Path | str) -> np.ndarray:
+    """A reference image: like read_image, but it must be in colour."""
+    image = read_image(path)
+    if image.ndim != 3:
+        raise InputError(f"{path}: is a grey image; a reference must be in colour")
+    return image

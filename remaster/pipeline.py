@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from model.colorizer import Colorizer
 from remaster.errors import InputError, OutputError
-from remaster.images import read_image
+from remaster.images import read_reference
 from remaster.journal import Journal, file_digest
 from remaster.media import (
     CODECS,
@@ -113,16 +113,10 @@ def job_description(options: FilmOptions, plan: RefsPlan, weights: Path, codec: 
 
 def embed_references(colorizer: Colorizer, plan: RefsPlan) -> dict[tuple, object]:
     """Each distinct reference set goes through the colour encoder once, and is folded once."""
-    styles = {}
-    for references in plan.reference_sets():
-        images = []
-        for path in references:
-            image = read_image(path)
-            if image.ndim != 3:
-                raise InputError(f"{path}: is a grey image; a reference must be in colour")
-            images.append(image)
-        styles[references] = colorizer.embed(*images)
-    return styles
+    return {
+        references: colorizer.embed(*map(read_reference, references))
+        for references in plan.reference_sets()
+    }
 
 
 def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> FilmSummary:

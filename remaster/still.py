@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from model.colorizer import Colorizer
-from remaster.errors import InputError, OutputError
-from remaster.images import WRITABLE, read_image, write_image
+from remaster.errors import OutputError
+from remaster.images import WRITABLE, read_image, read_reference, write_image
 from remaster.weights import resolve_weights
 
 
@@ -27,11 +27,6 @@ def colorize_still(
         if output.resolve() == source.resolve():
             raise OutputError(f"{output}: is also an input; choose another output name")
     target_image = read_image(target)
-    reference_images = []
-    for reference in references:
-        pixels = read_image(reference)
-        if pixels.ndim != 3:
-            raise InputError(f"{reference}: is a grey image; a reference must be in colour")
-        reference_images.append(pixels)
+    reference_images = [read_reference(reference) for reference in references]
     colorizer = Colorizer.from_checkpoint(resolve_weights(weights), device, working_size)
     write_image(output, colorizer.colorize_image(target_image, *reference_images))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import torch
 
@@ -41,3 +43,10 @@ def randomise_modulation(network: Color2Embed, seed: int = 0) -> Color2Embed:
 def make_network(config: ModelConfig = TINY, seed: int = 0) -> Color2Embed:
     torch.manual_seed(seed)
     return randomise_modulation(Color2Embed(config), seed).eval()
+
+
+def run_remaster(*args) -> subprocess.CompletedProcess:
+    """`remaster ARGS` in a real process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "remaster", *map(str, args)], capture_output=True, text=True
+    )

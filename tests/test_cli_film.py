@@ -1,18 +1,10 @@
 """`remaster FILM ...` as a user runs it: a real process, real files, one-line errors."""
 
-import subprocess
-import sys
-
 import pytest
 
 from remaster.images import write_image
+from tests.helpers import run_remaster as run
 from tests.media import photo_like, write_clip
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "remaster", *map(str, args)], capture_output=True, text=True
-    )
 
 
 @pytest.fixture(scope="module")

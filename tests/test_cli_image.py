@@ -1,18 +1,10 @@
 """`remaster image` end to end, as a user runs it: a real process, real files."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from remaster.images import read_image, write_image
-
-
-def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "remaster", *map(str, args)], capture_output=True, text=True
-    )
+from tests.helpers import run_remaster as run
 
 
 @pytest.fixture(scope="module")
