@@ -194,8 +194,10 @@ def encode_segments(
         if writer is not None:
             writer.abort()
         progress.close()
+    if decoded == 0:
+        raise InputError(f"{options.source}: no video frame could be decoded")
     expected_segments = set(range(-(-decoded // per_segment)))
-    if set(journal.segments) != expected_segments or decoded == 0:
+    if set(journal.segments) != expected_segments:
         raise OutputError(
             f"{options.output}: segments {sorted(expected_segments - set(journal.segments))} are "
             "missing after decoding; run again with --resume"
