@@ -84,3 +84,27 @@ def write_clip(
                 container.mux(sound.encode(frame))
             container.mux(sound.encode())
     return path
+
+
+def add_subtitles(clip: Path, srt_text: str, output: Path) -> Path:
+    """`clip` with an SRT subtitle track, remuxed into `output` (.mkv) with PyAV."""
+    import av
+
+    srt = output.with_suffix(".srt")
+    srt.write_text(srt_text)
+    with (
+        av.open(str(srt)) as subtitles,
+        av.open(str(clip)) as source,
+        av.open(str(output), "w") as out,
+    ):
+        targets = {s.index: out.add_stream_from_template(s) for s in source.streams}
+        subtitle_stream = out.add_stream_from_template(subtitles.streams.subtitles[0])
+        for packet in source.demux():
+            if packet.size:
+                packet.stream = targets[packet.stream.index]
+                out.mux(packet)
+        for packet in subtitles.demux():
+            if packet.size:
+                packet.stream = subtitle_stream
+                out.mux(packet)
+    return output

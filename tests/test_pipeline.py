@@ -17,7 +17,7 @@ from remaster.images import write_image
 from remaster.journal import work_folder
 from remaster.media import decode, probe
 from remaster.pipeline import FilmOptions, colorize_film
-from tests.media import photo_like, write_clip
+from tests.media import add_subtitles, photo_like, write_clip
 
 FRAMES = 24
 
@@ -168,3 +168,23 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(film, tmp_path, tiny_ch
     assert result.returncode == 0, result.stderr
     assert "segments resumed" in result.stdout
     assert planes(output) == planes(straight)
+
+
+def subtitle_packets(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.subtitles[0]
+        return [(bytes(p), p.pts * p.time_base) for p in container.demux(stream) if p.size]
+
+
+def test_subtitles_are_copied_where_the_container_takes_them(tmp_path, tiny_checkpoint):
+    clip = write_clip(tmp_path / "clip.mkv", frames=12, shots=1)
+    srt = "1\n00:00:00,100 --> 00:00:00,300\nHello\n\n2\n00:00:00,300 --> 00:00:00,390\nAgain\n"
+    source = add_subtitles(clip, srt, tmp_path / "subtitled.mkv")
+    write_image(tmp_path / "ref.png", photo_like(64, 64, 0))
+    common = dict(ref=tmp_path / "ref.png", weights=tiny_checkpoint, device="cpu", quiet=True)
+    colorize_film(FilmOptions(source=source, output=tmp_path / "out.mkv", **common))
+    assert subtitle_packets(tmp_path / "out.mkv") == subtitle_packets(source)
+    assert [text for text, _ in subtitle_packets(source)] == [b"Hello", b"Again"]
+    # MP4 cannot hold SRT: the run says so instead of failing or dropping it silently.
+    summary = colorize_film(FilmOptions(source=source, output=tmp_path / "out.mp4", **common))
+    assert any("srt" in note and "left out" in note for note in summary.notes)
