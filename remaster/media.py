@@ -111,16 +111,22 @@ def decode(path: Path) -> Iterator[Picture]:
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        index = 0
+        time_base = Fraction(stream.time_base)
+        frame_ticks = 1 / (Fraction(stream.average_rate or stream.guessed_rate or 25) * time_base)
+        index, last_pts = 0, None
         try:
             for frame in container.decode(stream):
                 planes = frame.to_ndarray(format="yuv420p")
                 height, width = frame.height, frame.width
                 chroma = planes[height:].reshape(2, height // 2, width // 2)
+                pts = frame.pts
+                if pts is None:  # some AVI files leave a frame unstamped: one frame after the last
+                    pts = 0 if last_pts is None else round(last_pts + frame_ticks)
+                last_pts = pts
                 yield Picture(
                     index=index,
-                    pts=frame.pts,
-                    time_base=Fraction(frame.time_base),
+                    pts=pts,
+                    time_base=Fraction(frame.time_base or time_base),
                     y=planes[:height],
                     u=chroma[0],
                     v=chroma[1],
