@@ -116,22 +116,27 @@ class Colorizer:
         """One or more reference images -> the folded style of a shot.
 
         Each reference is an RGB array (H, W, 3) or tensor (1, 3, H, W) in [0, 1]; several
-        references are averaged in embedding space, as one colour palette for the shot.
+        references are averaged in embedding space, as one colour palette for the shot. They go
+        through the colour encoder as one batch, at the first one's working size (the encoder
+        pools globally, so a small change of aspect ratio hardly matters).
         """
         if not references:
             raise ValueError("embed needs at least one reference image")
-        embeddings = []
+        batch = []
         for reference in references:
             rgb = reference if isinstance(reference, Tensor) else image_to_tensor(reference)
             if rgb.shape[1] != 3:
                 raise ValueError("a reference must be a colour (RGB) image")
-            rgb = rgb.to(self.device, torch.float32)
-            rgb = resize(rgb, scaled_size(*rgb.shape[-2:], self.reference_short_side))
-            with self._autocast():
-                embeddings.append(self.network.embed(rgb))
+            size = (
+                batch[0].shape[-2:]
+                if batch
+                else scaled_size(*rgb.shape[-2:], self.reference_short_side)
+            )
+            batch.append(resize(rgb.to(self.device, torch.float32), tuple(size)))
+        with self._autocast():
+            embeddings = self.network.embed(torch.cat(batch))
         self.embed_calls += 1
-        embedding = embeddings[0] if len(embeddings) == 1 else ColorEmbedding.average(embeddings)
-        embedding = ColorEmbedding(z=embedding.z.float(), mean_ab=embedding.mean_ab.float())
+        embedding = ColorEmbedding(embeddings.z.float(), embeddings.mean_ab.float()).mean()
         return self.network.fold(embedding)
 
     @torch.inference_mode()

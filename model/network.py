@@ -33,12 +33,10 @@ class ColorEmbedding:
     z: Tensor
     mean_ab: Tensor
 
-    @staticmethod
-    def average(embeddings: list[ColorEmbedding]) -> ColorEmbedding:
-        """One embedding for several references of the same shot: the mean of theirs."""
+    def mean(self) -> ColorEmbedding:
+        """One embedding (batch 1) for several references of one shot: the mean of theirs."""
         return ColorEmbedding(
-            z=torch.cat([e.z for e in embeddings]).mean(dim=0, keepdim=True),
-            mean_ab=torch.cat([e.mean_ab for e in embeddings]).mean(dim=0, keepdim=True),
+            z=self.z.mean(dim=0, keepdim=True), mean_ab=self.mean_ab.mean(dim=0, keepdim=True)
         )
 
 
@@ -264,9 +262,7 @@ class Color2Embed(nn.Module):
     def fold(self, embedding: ColorEmbedding) -> FoldedEmbedding:
         """Modulate the decoder's weights once for a single embedding (batch 1)."""
         if embedding.z.shape[0] != 1:
-            raise ValueError(
-                "fold takes one embedding; average several with ColorEmbedding.average"
-            )
+            raise ValueError("fold takes one embedding; average several with ColorEmbedding.mean()")
         weights = [block.modulated.fold(embedding.z) for block in self.decoder.blocks]
         return FoldedEmbedding(weights=weights, mean_ab=embedding.mean_ab)
 

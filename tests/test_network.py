@@ -49,10 +49,11 @@ def test_untrained_residual_network_paints_the_references_mean_colour():
     assert embedding.mean_ab[0, 0] > 10  # an orange reference has positive a
 
 
-def test_average_of_embeddings():
-    first = ColorEmbedding(torch.zeros(1, 4), torch.tensor([[10.0, 0.0]]))
-    second = ColorEmbedding(torch.ones(1, 4), torch.tensor([[0.0, -20.0]]))
-    mean = ColorEmbedding.average([first, second])
+def test_mean_of_embeddings():
+    both = ColorEmbedding(
+        torch.stack([torch.zeros(4), torch.ones(4)]), torch.tensor([[10.0, 0.0], [0.0, -20.0]])
+    )
+    mean = both.mean()
     assert torch.equal(mean.z, torch.full((1, 4), 0.5))
     assert torch.equal(mean.mean_ab, torch.tensor([[5.0, -10.0]]))
 

@@ -40,6 +40,12 @@ def film(tmp_path_factory):
 
 def run_film(film, output, weights, **settings):
     colorizer = Colorizer.from_checkpoint(weights, device="cpu")
+    colorizer.encoder_calls = 0
+
+    def count(module, args, output):
+        colorizer.encoder_calls += 1
+
+    colorizer.network.color_encoder.register_forward_hook(count)
     options = FilmOptions(
         source=film / "reel.mp4",
         output=output,
@@ -66,8 +72,9 @@ def test_timing_sound_and_luminance_survive(film, tmp_path, tiny_checkpoint):
     output = tmp_path / "colour.mp4"
     summary, colorizer = run_film(film, output, tiny_checkpoint, segment_frames=10, batch_size=3)
     assert summary.frames == FRAMES and summary.shots == 3 and summary.references == 2
-    # One embedding per distinct reference set, however many frames and entries use it.
-    assert colorizer.embed_calls == 2
+    # One colour-encoder call per distinct reference set (the pair goes through as one batch),
+    # however many frames and entries use it.
+    assert colorizer.encoder_calls == 2 and colorizer.embed_calls == 2
     source, result = list(decode(film / "reel.mp4")), list(decode(output))
     assert len(result) == len(source) == FRAMES
     assert [p.pts * p.time_base for p in result] == [p.pts * p.time_base for p in source]
