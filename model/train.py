@@ -232,6 +232,13 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, betas=config.betas)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
+        # The optimiser's state carries the old learning rate; a resumed run may lower it
+        # (`--resume --set lr=5e-5`), and the configuration given now wins.
+        for group in optimizer.param_groups:
+            group["lr"], group["betas"] = config.lr, config.betas
+    lr_history = progress.setdefault("lr_history", [])
+    if not lr_history or lr_history[-1][1] != config.lr:
+        lr_history.append([progress["step"], config.lr])
     perceptual = (
         PerceptualLoss(config.perceptual_layers, config.vgg_weights).to(device)
         if config.lambda_perc > 0

@@ -75,6 +75,9 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(photos, tm
     first, _ = load_checkpoint(tmp_path / "straight" / "last.safetensors")
     second, _ = load_checkpoint(tmp_path / "split" / "last.safetensors")
     assert parameter_hash(first) == parameter_hash(second)
+    # A resumed run may lower the learning rate; the change is recorded with its step.
+    lowered = train(config(photos, tmp_path / "split", steps=8, lr=5e-5), resume=True)
+    assert lowered["lr_history"] == [[0, 1e-4], [6, 5e-5]]
 
 
 def test_two_processes_with_gloo_end_with_identical_replicas(photos, tmp_path):
