@@ -345,6 +345,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         if step % config.log_every == 0 and distributed.is_main:
             rate = window_samples / (time.perf_counter() - window_start)
             eta = (config.steps - step) * global_batch / rate if rate else float("inf")
+            if config.max_minutes > 0:  # the run stops at whichever comes first
+                elapsed = time.perf_counter() - session_start
+                eta = min(eta, config.max_minutes * 60 - elapsed)
             record = {
                 "step": step,
                 "loss": loss.item(),
