@@ -93,19 +93,17 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"unknown config fields {sorted(unknown)}")
         values = coerce_fields(cls, {k: v for k, v in raw.items() if k != "io"})
         return cls(**values, io=IOContract(**coerce_fields(IOContract, raw.get("io", {}))))
 
 
 def coerce_fields(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
-    """Lists to tuples and numbers to the field's type, as JSON and YAML give them.
-
-    PyYAML reads `1e-4` (no dot) as a string, so a float field gets float() of whatever came."""
+    """Check the names, then lists to tuples and numbers to the field's type, as JSON and YAML
+    give them. PyYAML reads `1e-4` (no dot) as a string, so a float field gets float() of it."""
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
     values = {}
     for key, value in raw.items():
         if isinstance(value, list):

@@ -80,10 +80,6 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise SystemExit(f"error: unknown training settings {sorted(unknown)}")
         config = cls(**coerce_fields(cls, raw))
         config.betas = tuple(float(beta) for beta in config.betas)
         AugmentConfig(**config.augment)  # fail now, not in a worker
@@ -416,7 +412,11 @@ def main() -> None:
         if state_path.is_file():
             saved = torch.load(state_path, map_location="cpu", weights_only=True)["config"]
             raw = {**saved, **load_config(None, args.overrides)}
-    train(TrainConfig.from_dict(raw), resume=args.resume)
+    try:
+        config = TrainConfig.from_dict(raw)
+    except (ValueError, TypeError) as error:
+        raise SystemExit(f"error: bad training settings: {error}") from None
+    train(config, resume=args.resume)
 
 
 if __name__ == "__main__":
