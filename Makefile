@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench photos train
+.PHONY: install demo test lint bench quality photos train
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/model_speed.py
+
+# Colour quality on real clips and photos against simple baselines (~15 min on 2 cores).
+quality: install photos
+	mkdir -p out
+	$(BIN)/python benchmarks/quality.py --json out/quality.json
 
 photos: install
 	$(BIN)/python -m model.photos data/photos

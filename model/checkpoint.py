@@ -22,6 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from model.config import ModelConfig, preset
+from model.files import atomic_output
 
 FORMAT = "remaster.color2embed"
 # The weights `remaster` uses when none are given (shipped by the training work).
@@ -74,14 +75,12 @@ def save_checkpoint(
         "config": network.config.to_json(),
         "provenance": json.dumps(provenance or {}, sort_keys=True),
     }
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial")
-    save_file(state, str(temporary), metadata=metadata)
-    # safetensors creates the file owner-only; give it the usual permissions of a new file.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
-    os.replace(temporary, path)
+    with atomic_output(path) as temporary:
+        save_file(state, str(temporary), metadata=metadata)
+        # safetensors creates the file owner-only; give it the usual permissions of a new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
 
 
 def read_metadata(path: Path | str) -> dict[str, Any]:

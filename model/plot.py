@@ -21,10 +21,23 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _panel(canvas, left: int, title: str, series: list[tuple[list, list, tuple, str]]) -> None:
-    """One chart in [left, left + WIDTH/2): each series is (xs, ys, colour, label)."""
-    right, top, bottom = left + WIDTH // 2 - MARGIN // 2, 30, HEIGHT - MARGIN
-    cv2.putText(canvas, title, (left, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, BLACK, 1, cv2.LINE_AA)
+def panel(
+    canvas,
+    left: int,
+    title: str,
+    series: list[tuple[list, list, tuple, str]],
+    top: int = 30,
+    bottom: int = HEIGHT - MARGIN,
+    width: int = WIDTH // 2,
+    x_name: str = "step",
+    markers: tuple | list = (),
+) -> None:
+    """One chart in [left, left + width) x [top, bottom): each series is (xs, ys, colour,
+    label); `markers` are x values drawn as thin vertical lines (cuts, in a film)."""
+    right = left + width - MARGIN // 2
+    cv2.putText(
+        canvas, title, (left, top - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, BLACK, 1, cv2.LINE_AA
+    )
     points = [(x, y) for xs, ys, _, _ in series for x, y in zip(xs, ys, strict=True)]
     if not points:
         return
@@ -40,6 +53,9 @@ def _panel(canvas, left: int, title: str, series: list[tuple[list, list, tuple, 
         v = bottom - (y - y_low) / (y_high - y_low) * (bottom - top)
         return int(u), int(v)
 
+    for marker in markers:
+        u = to_pixel(marker, y_low)[0]
+        cv2.line(canvas, (u, top), (u, bottom), GREY, 1)
     for row, (xs, ys, colour, label) in enumerate(series):
         pixels = np.array([to_pixel(x, y) for x, y in zip(xs, ys, strict=True)], np.int32)
         if len(pixels) > 1:
@@ -69,7 +85,7 @@ def _panel(canvas, left: int, title: str, series: list[tuple[list, list, tuple, 
         )
     cv2.putText(
         canvas,
-        f"step {x_low:.0f}",
+        f"{x_name} {x_low:.0f}",
         (left, bottom + 18),
         cv2.FONT_HERSHEY_SIMPLEX,
         0.4,
@@ -103,7 +119,7 @@ def plot_training(run_dir: Path) -> Path:
     val = _read_jsonl(run_dir / "val.jsonl")
     canvas = np.full((HEIGHT, WIDTH, 3), 255, np.uint8)
     steps = [r["step"] for r in log]
-    _panel(
+    panel(
         canvas,
         MARGIN,
         "training loss (smoothed)",
@@ -113,7 +129,7 @@ def plot_training(run_dir: Path) -> Path:
         ],
     )
     val_steps = [r["step"] for r in val]
-    _panel(
+    panel(
         canvas,
         WIDTH // 2 + MARGIN,
         "validation mean Delta-E (lower is better)",

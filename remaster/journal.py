@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from model.files import write_atomically
 from remaster.errors import OutputError
 from remaster.media import Segment
 
@@ -80,11 +81,8 @@ class Journal:
         self.save()
 
     def save(self) -> None:
-        temporary = self.folder / f".{JOURNAL}.partial"
-        temporary.write_text(json.dumps({"job": self.job, "segments": self.segments}, indent=1))
-        with temporary.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.folder / JOURNAL)
+        record = json.dumps({"job": self.job, "segments": self.segments}, indent=1)
+        write_atomically(self.folder / JOURNAL, record.encode(), durable=True)
 
     def finished(self) -> list[Segment]:
         return [

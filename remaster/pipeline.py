@@ -10,7 +10,6 @@ segments in a work folder beside the output for `--resume`.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from model.colorizer import Colorizer
+from model.files import atomic_output
 from remaster.errors import InputError, OutputError
 from remaster.images import read_reference
 from remaster.journal import Journal, file_digest
@@ -208,8 +208,7 @@ def encode_segments(
 def finish(options: FilmOptions, journal: Journal, frames: int) -> list[str]:
     """Mux into a temporary file beside the output, check it, then rename it into place."""
     output = options.output
-    temporary = output.with_name(f".{output.stem}.partial{output.suffix}")
-    try:
+    with atomic_output(output) as temporary:
         notes = mux(journal.finished(), options.source, temporary)
         written = count_frames(temporary)
         if written != frames:
@@ -217,8 +216,5 @@ def finish(options: FilmOptions, journal: Journal, frames: int) -> list[str]:
                 f"{output}: the encoded film has {written} frames, the input {frames}; "
                 "nothing was written (please report this)"
             )
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
     journal.remove()
     return notes

@@ -108,3 +108,28 @@ def add_subtitles(clip: Path, srt_text: str, output: Path) -> Path:
                 packet.stream = subtitle_stream
                 out.mux(packet)
     return output
+
+
+def panning_frames(
+    frames: int, size: tuple[int, int] = (96, 128), seed: int = 0, step: int = 2
+) -> list[np.ndarray]:
+    """RGB frames of a camera panning `step` pixels a frame across one photo-like scene."""
+    height, width = size
+    scene = photo_like(height + 8, width + step * frames + 8, seed)
+    return [scene[4 : 4 + height, 4 + step * i : 4 + step * i + width] for i in range(frames)]
+
+
+def write_frames(path: Path, frames: list[np.ndarray], rate: int = 10, codec: str = "libx264"):
+    """Encode RGB frames as they are, one timestamp per frame (`ffv1` in .mkv is lossless)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path

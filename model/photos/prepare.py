@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from model.files import write_atomically
 from model.photos.debs import DebFetcher, unpack
 from model.photos.dedupe import chroma_p99, decode, dedupe, dhash, hamming, is_greyscale, thumbnail
 from model.photos.licences import (
@@ -260,9 +261,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     """Write atomically unless the file already holds exactly these bytes."""
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_bytes(data)
-    temporary.replace(path)
+    write_atomically(path, data)
     return True
 
 
