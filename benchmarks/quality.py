@@ -214,7 +214,7 @@ class Row:
 
 def run_clip(clip: Clip, colorizer: Colorizer, scorer: Scorer, work: Path) -> Iterator[Row]:
     truth = [rgb for _, rgb in video_rgb(clip.truth)]
-    flows = None
+    track = None  # the truth's motion, measured once for all methods
     for workflow in WORKFLOWS:
         for method in METHODS:
             if method == "remaster":
@@ -224,7 +224,7 @@ def run_clip(clip: Clip, colorizer: Colorizer, scorer: Scorer, work: Path) -> It
             pairs = (
                 FramePair(str(i), t, o) for i, (t, o) in enumerate(zip(truth, outputs, strict=True))
             )
-            report, flows = scorer.score(pairs, cuts=clip.cuts, flows=flows)
+            report, track = scorer.score(pairs, cuts=clip.cuts, track=track)
             row = Row(clip.name, workflow, method, report, fps)
             print(f"  {clip.name:18s} {workflow:8s} {method:8s} {format_numbers(row)}", flush=True)
             yield row

@@ -218,13 +218,14 @@ class Scorer:
         pairs: Iterable[FramePair],
         temporal: bool = True,
         cuts: Iterable[int] | None = None,
-        flows: dict[int, Flow] | None = None,
-    ) -> tuple[Report, dict[int, Flow]]:
-        """Score every pair; returns the report and the truth's flows (frame -> flow from the
-        frame before), which a caller scoring several outputs of one truth can pass back."""
+        track: TruthTrack | None = None,
+    ) -> tuple[Report, TruthTrack]:
+        """Score every pair. Returns the report and the truth's track, which a caller scoring
+        several outputs of one truth passes back so the truth's motion is measured once."""
         report = Report()
-        given_cuts = None if cuts is None else set(cuts)
-        flows = {} if flows is None else flows
+        known = track is not None
+        if track is None:
+            track = TruthTrack(cuts=None if cuts is None else sorted(set(cuts)))
         output_stats, truth_stats = StreamStats(), StreamStats()
         previous_grey = None
         for index, pair in enumerate(pairs):
@@ -233,26 +234,56 @@ class Scorer:
                 report.frames[name].append(value)
             if not temporal:
                 continue
-            grey = grey_of(pair.truth)
-            flow = flows.get(index)
-            starts_shot = index == 0 or (given_cuts is not None and index in given_cuts)
-            if not starts_shot and flow is None:
-                flow = flows[index] = self.flows.between(previous_grey, grey)
-            if given_cuts is None and flow is not None and flow.visible.mean() < CUT_VISIBLE_SHARE:
-                starts_shot, flow = True, None
-            if starts_shot and index > 0:
-                report.cuts.append(index)
-            truth_stats.add(pair.truth, starts_shot, flow)
-            output_stats.add(pair.output, starts_shot, flow)
-            previous_grey = grey
+            if not known:
+                grey = grey_of(pair.truth)
+                self.follow(track, index, previous_grey, grey)
+                previous_grey = grey
+                truth_stats.add(pair.truth, track.starts_shot(index), track.flows.get(index))
+            output_stats.add(pair.output, track.starts_shot(index), track.flows.get(index))
         if not report.labels:
             raise InputError("nothing to compare: no frames")
         if temporal:
+            if not known:
+                track.truth = {
+                    "cdc": truth_stats.cdc(),
+                    "warp_error": truth_stats.mean_warp_error(),
+                }
+            report.cuts = list(track.detected if track.detect else track.cuts)
             report.temporal = {
-                name: {"cdc": stats.cdc(), "warp_error": stats.mean_warp_error()}
-                for name, stats in (("output", output_stats), ("truth", truth_stats))
+                "output": {"cdc": output_stats.cdc(), "warp_error": output_stats.mean_warp_error()},
+                "truth": track.truth,
             }
-        return report, flows
+        return report, track
+
+    def follow(
+        self, track: TruthTrack, index: int, previous: np.ndarray | None, grey: np.ndarray
+    ) -> None:
+        """The truth's flow into frame `index`, unless a shot starts there; with no cuts given,
+        a frame the flow cannot follow starts a shot."""
+        if index == 0 or track.starts_shot(index):
+            return
+        flow = self.flows.between(previous, grey)
+        if track.detect and flow.visible.mean() < CUT_VISIBLE_SHARE:
+            track.detected.append(index)
+            return
+        track.flows[index] = flow
+
+
+@dataclass
+class TruthTrack:
+    """What scoring several outputs of one truth shares: its flows, cuts and own stability."""
+
+    cuts: list[int] | None  # given cuts; None to detect them
+    flows: dict[int, Flow] = field(default_factory=dict)  # frame -> flow from the frame before
+    detected: list[int] = field(default_factory=list)
+    truth: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def detect(self) -> bool:
+        return self.cuts is None
+
+    def starts_shot(self, index: int) -> bool:
+        return index == 0 or index in (self.detected if self.cuts is None else self.cuts)
 
 
 def write_json(report: Report, path: Path) -> None:

@@ -98,11 +98,11 @@ def test_warp_error_separates_steady_from_flickering_colour():
         for i, frame in enumerate(truth)
     ]
     scorer = Scorer()
-    steady, flows = scorer.score([FramePair(str(i), f, f) for i, f in enumerate(truth)], cuts=[])
+    steady, track = scorer.score([FramePair(str(i), f, f) for i, f in enumerate(truth)], cuts=[])
     assert steady.temporal["output"] == steady.temporal["truth"]
     assert steady.temporal["truth"]["warp_error"] < 3
     pairs = [FramePair(str(i), t, o) for i, (t, o) in enumerate(zip(truth, flicker, strict=True))]
-    flickering, _ = scorer.score(pairs, cuts=[], flows=flows)
+    flickering, _ = scorer.score(pairs, cuts=[], track=track)
     assert flickering.temporal["output"]["warp_error"] > 5 * steady.temporal["truth"]["warp_error"]
     assert flickering.temporal["output"]["cdc"] > 2 * steady.temporal["truth"]["cdc"]
 

@@ -35,9 +35,9 @@ def write_pan(path: Path, frames: int = 20, fps: int = 10, black: int = 2) -> Pa
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width, stream.pix_fmt = 96, 128, "yuv420p"
         for index in range(frames):
-            image = np.zeros((96, 128, 3), np.uint8) if index < black else wide[:, 4 * index :][
-                :, :128
-            ]
+            image = (
+                np.zeros((96, 128, 3), np.uint8) if index < black else wide[:, 4 * index :][:, :128]
+            )
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts, frame.time_base = index, Fraction(1, fps)
             container.mux(stream.encode(frame))
@@ -136,6 +136,10 @@ def test_other_moment_inside_a_piece_is_refused(built, tmp_path):
     _, sources, _ = built
     spec = ClipSpec("bad", (Piece("pan", 0.0, 1.0, other=0.5),))
     with pytest.raises(ValueError, match="inside"):
+        build_clip(spec, sources, tmp_path, SIZE, RATE)
+    # Outside the piece in time, but the 10 fps source shows its 0.2 s frame at both moments.
+    spec = ClipSpec("bad", (Piece("stills", 0.25, 0.4, other=0.21),))
+    with pytest.raises(ValueError, match="same source frame"):
         build_clip(spec, sources, tmp_path, SIZE, RATE)
 
 
