@@ -113,29 +113,29 @@ class ClipSpec:
 CLIPS = (
     ClipSpec(
         "street-jump",
-        (Piece("vtest", 2.0, 3.5, other=30.0), Piece("vtest", 52.0, 3.5, other=75.0)),
+        (Piece("vtest", 2.0, 2.0, other=30.0), Piece("vtest", 52.0, 2.0, other=75.0)),
         "a jump cut within one static scene: the same fixed camera 50 s later",
     ),
     # Candidates, mean Y over 3 s: cockatoo 0-3 s 110.8, 2-5 s 112.2, 8.4-11.4 s 123.1,
-    # 8.5-11.5 s 122.8, 10-13 s 121.8, 11-14 s 118.3; vtest 3 s windows from 0 to 78 s: 124.6
-    # (60-63 s) to 128.7 (12-15 s), most 124.6-125.6. Picked: cockatoo 8.4-11.4 s (mean 123.1,
-    # its last frame 122.6) and vtest 60-63 s (mean 124.6, its first frame 124.9).
+    # 10-13 s 121.8, 11-14 s 118.3; vtest 3 s windows from 0 to 78 s: 124.6 (60-63 s) to 128.7
+    # (12-15 s). Picked cockatoo 9.4-11.4 s and vtest 60-62 s: as built, mean Y 122.8 and 124.5,
+    # and 122.6 and 124.9 on the two frames either side of the cut.
     ClipSpec(
         "bird-street",
-        (Piece("cockatoo", 8.4, 3.0, other=1.0), Piece("vtest", 60.0, 3.0, other=45.0)),
-        "a cut between two scenes of similar brightness (mean Y 123.1 and 124.6)",
+        (Piece("cockatoo", 9.4, 2.0, other=1.0), Piece("vtest", 60.0, 2.0, other=45.0)),
+        "a cut between two scenes of similar brightness (mean Y 122.8 and 124.5)",
     ),
     ClipSpec(
         "handheld-plant",
-        (Piece("cockatoo", 0.5, 4.5, other=12.5), Piece("realshort", 0.0, 0.8, other=1.15)),
+        (Piece("cockatoo", 0.5, 2.5, other=12.5), Piece("realshort", 0.0, 0.8, other=1.15)),
         "a handheld shot moving from a wide view to a close-up, cut to a static plant",
     ),
     ClipSpec(
         "plant-street-beak",
         (
             Piece("realshort", 0.0, 0.8, other=1.15),
-            Piece("vtest", 66.0, 3.0, other=15.0),
-            Piece("cockatoo", 5.0, 3.5, other=13.5),
+            Piece("vtest", 66.0, 2.0, other=15.0),
+            Piece("cockatoo", 6.8, 2.0, other=13.5),
         ),
         "plant to street, then street to a dark handheld close-up with a whip pan at 7.8 s",
     ),

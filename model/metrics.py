@@ -17,8 +17,12 @@ from model.network import Color2Embed
 
 def delta_e(predicted_rgb: Tensor, true_rgb: Tensor) -> Tensor:
     """Mean CIE76 colour difference per image, (N,), both (N, 3, H, W) sRGB in [0, 1]."""
-    difference = rgb_to_lab(predicted_rgb) - rgb_to_lab(true_rgb)
-    return difference.square().sum(dim=1).sqrt().mean(dim=(1, 2))
+    return cie76_map(rgb_to_lab(predicted_rgb), rgb_to_lab(true_rgb)).mean(dim=(1, 2))
+
+
+def cie76_map(lab1: Tensor, lab2: Tensor) -> Tensor:
+    """CIE76 colour difference per pixel: (N, 3, H, W) CIE Lab -> (N, H, W)."""
+    return (lab1 - lab2).square().sum(dim=-3).sqrt()
 
 
 def ciede2000_map(lab1: Tensor, lab2: Tensor) -> Tensor:

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from model.checkpoint import CheckpointError
+from model.color import rgb_to_lab
 from model.files import write_atomically
 from model.lpips import LPIPS
-from model.metrics import ciede2000, colourfulness, delta_e, psnr, ssim
+from model.metrics import cie76_map, ciede2000_map, colourfulness, psnr, ssim
 from remaster.errors import InputError
 from remaster.images import READABLE, read_image
 from remaster.media import count_frames, decode, probe
@@ -203,11 +204,12 @@ class Scorer:
     @torch.inference_mode()
     def frame_scores(self, truth: np.ndarray, output: np.ndarray) -> dict[str, float]:
         truth_t, output_t = to_tensor(truth), to_tensor(output)
+        truth_lab, output_lab = rgb_to_lab(truth_t), rgb_to_lab(output_t)
         return {
             "psnr": psnr(output_t, truth_t).item(),
             "ssim": ssim(output_t, truth_t).item(),
-            "ciede2000": ciede2000(output_t, truth_t).item(),
-            "cie76": delta_e(output_t, truth_t).item(),
+            "ciede2000": ciede2000_map(output_lab, truth_lab).mean().item(),
+            "cie76": cie76_map(output_lab, truth_lab).mean().item(),
             "lpips": self.lpips(output_t, truth_t).item(),
             "colourfulness": colourfulness(output_t).item(),
             "truth_colourfulness": colourfulness(truth_t).item(),

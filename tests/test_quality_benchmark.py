@@ -1,0 +1,63 @@
+"""benchmarks/quality.py end to end, on real encoded clips and photos the test makes itself:
+every method on both workflows, scored by remaster eval's code, and the README table."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from benchmarks import quality
+from benchmarks.material import ClipSpec, Material, Piece, build_clip, build_photos
+from tests.media import panning_frames, write_frames, write_photos
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    sources = {
+        "left": write_frames(folder / "left.mp4", panning_frames(20, (72, 128), seed=4, step=3)),
+        "right": write_frames(folder / "right.mp4", panning_frames(20, (72, 128), seed=5)),
+    }
+    spec = ClipSpec(
+        "pans", (Piece("left", 0.0, 1.0, other=1.8), Piece("right", 0.0, 1.0, other=1.8))
+    )
+    clip = build_clip(spec, sources, folder / "clips", (128, 72), Fraction(10))
+    write_photos(folder / "photos" / "val", 2, size=(72, 96))
+    photos = build_photos(folder / "photos", folder / "bench-photos", 2)
+    return quality.run(Material(folder, [clip], photos, 0.0), weights=None)
+
+
+def test_every_method_on_every_workflow(rows):
+    seen = {(row.material, row.workflow, row.method) for row in rows}
+    expected = {("pans", w, m) for w in quality.WORKFLOWS for m in quality.METHODS}
+    assert seen == expected | {("photos", "any", m) for m in quality.METHODS}
+    for row in rows:
+        numbers = row.numbers()
+        assert numbers["fps"] > 0 and numbers["lpips"] >= 0
+        assert ("cdc" in numbers) == (row.material != "photos")
+
+
+def test_baselines_behave_as_their_definitions_say(rows):
+    keyframe = {
+        r.method: r.numbers() for r in rows if r.material == "pans" and r.workflow == "keyframe"
+    }
+    # A keyframe carried along the flow of a slow pan is nearly the truth; grey is far from it.
+    assert keyframe["flow"]["ciede2000"] < 0.5 * keyframe["mean"]["ciede2000"]
+    assert keyframe["flow"]["ciede2000"] < keyframe["copy"]["ciede2000"]
+    assert keyframe["grey"]["ciede2000"] > keyframe["flow"]["ciede2000"] + 3
+    # One colour per shot does not move: its CDC is no larger than the truth's own.
+    assert keyframe["mean"]["cdc"] <= keyframe["mean"]["truth_cdc"] + 1e-3
+
+
+def test_markdown_table_goes_between_the_readme_markers(rows, tmp_path):
+    table = quality.markdown(rows, "make quality", 60.0)
+    for method in quality.METHODS:
+        assert f"| {method} |" in table
+    assert "keyframe, clips" in table and "pans (truth CDC" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{quality.README_START}\nold\n{quality.README_END}\nafter\n")
+    quality.update_readme(readme, table)
+    text = readme.read_text()
+    assert text.startswith("before\n") and text.endswith(f"{quality.README_END}\nafter\n")
+    assert "old" not in text and table in text
