@@ -44,6 +44,7 @@ from model.files import write_atomically  # noqa: E402
 from remaster.evaluate import FramePair, Report, Scorer, video_rgb  # noqa: E402
 from remaster.images import read_reference  # noqa: E402
 from remaster.media import decode, probe  # noqa: E402
+from remaster.methods import ColourPredictor  # noqa: E402
 from remaster.pipeline import FilmOptions, colorize_film  # noqa: E402
 from remaster.planes import (  # noqa: E402
     COLOR_RANGE_FULL,
@@ -56,7 +57,11 @@ from remaster.weights import resolve_weights  # noqa: E402
 
 WORKFLOWS = ("keyframe", "any")
 BASELINES = ("grey", "mean", "copy", "flow")
-METHODS = ("remaster", *BASELINES)
+REMASTER_METHODS = ("embed", "auto")  # --method values benchmarked by default
+
+# Per-frame measures on every other frame of a clip (neighbours differ little; this halves the
+# scoring time), CDC and warp error on every frame.
+FRAME_STEP = 2
 README_START, README_END = "<!-- quality:start -->", "<!-- quality:end -->"
 
 
@@ -144,15 +149,16 @@ def baseline_frames(clip: Clip, workflow: str, method: str) -> tuple[list[np.nda
 
 
 def remaster_frames(
-    clip: Clip, workflow: str, colorizer: Colorizer, work: Path
+    clip: Clip, workflow: str, method: str, colorizer: Colorizer, work: Path
 ) -> tuple[list[np.ndarray], float]:
     refs = clip.keyframe_refs if workflow == "keyframe" else clip.any_refs
     output = work / f"{clip.name}-{workflow}.mkv"
     started = time.perf_counter()
-    colorize_film(
-        FilmOptions(source=clip.grey, output=output, refs=refs, codec="ffv1", quiet=True),
-        colorizer,
+    options = FilmOptions(
+        source=clip.grey, output=output, refs=refs, codec="ffv1", quiet=True, method=method
     )
+    summary = colorize_film(options, colorizer)
+    print(f"    remaster --method {method}: colour from {summary.methods}", flush=True)
     seconds = time.perf_counter() - started
     frames = [rgb for _, rgb in video_rgb(output)]
     output.unlink()
@@ -164,7 +170,7 @@ def remaster_frames(
 
 
 def photo_outputs(
-    photo: Photo, method: str, colorizer: Colorizer, dis
+    photo: Photo, method: str, predictors: dict[str, ColourPredictor], dis
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(truth, output) RGB uint8 and seconds; the input is the truth's own CIE L."""
     truth = read_reference(photo.truth)
@@ -172,8 +178,9 @@ def photo_outputs(
     lab = rgb_to_lab(torch.from_numpy(truth).permute(2, 0, 1).float()[None] / 255)
     lightness = lab[:, :1]
     started = time.perf_counter()
-    if method == "remaster":
-        ab = colorizer.colorize(lightness, colorizer.embed(reference_rgb))
+    if method.startswith("remaster "):
+        predictor = predictors[method.removeprefix("remaster ")]
+        ab = predictor.predict(lightness, predictor.guide(reference_rgb))
     else:
         reference = Reference.of(reference_rgb, truth.shape[:2])
         ab = baseline_ab(method, cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY), reference, dis)
@@ -212,30 +219,40 @@ class Row:
         return numbers
 
 
-def run_clip(clip: Clip, colorizer: Colorizer, scorer: Scorer, work: Path) -> Iterator[Row]:
+def run_clip(
+    clip: Clip, methods: list[str], colorizer: Colorizer, scorer: Scorer, work: Path
+) -> Iterator[Row]:
     truth = [rgb for _, rgb in video_rgb(clip.truth)]
     track = None  # the truth's motion, measured once for all methods
     for workflow in WORKFLOWS:
-        for method in METHODS:
-            if method == "remaster":
-                outputs, fps = remaster_frames(clip, workflow, colorizer, work)
+        for method in methods:
+            if method.startswith("remaster "):
+                name = method.removeprefix("remaster ")
+                outputs, fps = remaster_frames(clip, workflow, name, colorizer, work)
             else:
                 outputs, fps = baseline_frames(clip, workflow, method)
             pairs = (
                 FramePair(str(i), t, o) for i, (t, o) in enumerate(zip(truth, outputs, strict=True))
             )
-            report, track = scorer.score(pairs, cuts=clip.cuts, track=track)
+            report, track = scorer.score(pairs, cuts=clip.cuts, track=track, every=FRAME_STEP)
             row = Row(clip.name, workflow, method, report, fps)
             print(f"  {clip.name:18s} {workflow:8s} {method:8s} {format_numbers(row)}", flush=True)
             yield row
 
 
-def run_photos(photos: list[Photo], colorizer: Colorizer, scorer: Scorer) -> Iterator[Row]:
+def run_photos(
+    photos: list[Photo], methods: list[str], colorizer: Colorizer, scorer: Scorer
+) -> Iterator[Row]:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    for method in METHODS:
+    predictors = {
+        name.removeprefix("remaster "): ColourPredictor(colorizer, name.removeprefix("remaster "))
+        for name in methods
+        if name.startswith("remaster ")
+    }
+    for method in methods:
         pairs, seconds = [], 0.0
         for photo in photos:
-            truth, output, spent = photo_outputs(photo, method, colorizer, dis)
+            truth, output, spent = photo_outputs(photo, method, predictors, dis)
             pairs.append(FramePair(photo.name, truth, output))
             seconds += spent
         report, _ = scorer.score(pairs, temporal=False)
@@ -263,7 +280,8 @@ def markdown(rows: list[Row], command: str, seconds: float) -> str:
     lines = [
         f"Produced by `{command}` in {seconds / 60:.1f} min on this machine's CPU. Lower is better "
         "but for PSNR; CDC and warp error are the output's, with the truth's own beside the clip's "
-        "name; dE00 is CIEDE2000, dE76 CIE76.",
+        f"name; dE00 is CIEDE2000, dE76 CIE76. Clips: per-frame measures on every {FRAME_STEP}nd "
+        "frame, CDC and warp error on every frame.",
         "",
     ]
     for workflow, title in (
@@ -276,13 +294,13 @@ def markdown(rows: list[Row], command: str, seconds: float) -> str:
             "| material | method | PSNR | dE00 | dE76 | LPIPS | CDC | warp error | frames/s |",
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
+        shown = set()
         for row in (r for r in rows if r.workflow == workflow):
             n = row.numbers()
-            name = row.material
-            if "truth_cdc" in n and row.method == METHODS[0]:
+            name = "" if row.material in shown else row.material
+            shown.add(row.material)
+            if name and "truth_cdc" in n:
                 name += f" (truth CDC {n['truth_cdc']:.4f}, warp {n['truth_warp_error']:.2f})"
-            elif row.method != METHODS[0]:
-                name = ""
             temporal = f"{n['cdc']:.4f} | {n['warp_error']:.2f}" if "cdc" in n else "- | -"
             lines.append(
                 f"| {name} | {row.method} | {n['psnr']:.2f} | {n['ciede2000']:.2f} | "
@@ -311,7 +329,7 @@ def summary_table(rows: list[Row]) -> list[str]:
         ]
         return float(np.mean(values)) if values else float("nan")
 
-    for method in METHODS:
+    for method in dict.fromkeys(row.method for row in rows):
         cells = []
         for workflow, photos in (("keyframe", False), ("any", False), ("any", True)):
             value, base = mean_of(method, workflow, photos), mean_of("mean", workflow, photos)
@@ -327,15 +345,20 @@ def update_readme(readme: Path, table: str) -> None:
     write_atomically(readme, updated.encode())
 
 
-def run(material: Material, weights: Path | None) -> list[Row]:
+def method_names(remaster_methods) -> list[str]:
+    return [f"remaster {name}" for name in remaster_methods] + list(BASELINES)
+
+
+def run(material: Material, weights: Path | None, remaster_methods=REMASTER_METHODS) -> list[Row]:
     colorizer = Colorizer.from_checkpoint(resolve_weights(weights), "cpu")
     scorer = Scorer()
+    methods = method_names(remaster_methods)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="remaster-quality-") as work:
         for clip in material.clips:
-            rows += run_clip(clip, colorizer, scorer, Path(work))
+            rows += run_clip(clip, methods, colorizer, scorer, Path(work))
     if material.photos:
-        rows += run_photos(material.photos, colorizer, scorer)
+        rows += run_photos(material.photos, methods, colorizer, scorer)
     return rows
 
 
@@ -346,12 +369,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
     parser.add_argument("--readme", action="store_true", help="put the table into README.md")
+    parser.add_argument(
+        "--methods",
+        default=",".join(REMASTER_METHODS),
+        help="remaster --method values to run, comma-separated (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     folder = args.material or Path("data/bench-quick" if args.quick else "data/bench")
     material = build_material(folder, quick=args.quick)
     print(f"material: {len(material.clips)} clips, {len(material.photos)} photos in {folder}")
-    rows = run(material, args.weights)
+    rows = run(material, args.weights, args.methods.split(","))
     seconds = time.perf_counter() - started
     command = "make quality" if not args.quick else "python benchmarks/quality.py --quick"
     table = markdown(rows, command, seconds)

@@ -22,7 +22,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from model.config import ModelConfig, preset
+from model.errors import CheckpointError
 from model.files import atomic_output
+from model.network import Color2Embed
 
 FORMAT = "remaster.color2embed"
 # The weights `remaster` uses when none are given (shipped by the training work).
@@ -30,15 +32,6 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "remaster.safetensors"
 FORMAT_VERSION = "1"
 # DistributedDataParallel and torch.compile wrap modules; their prefixes never reach a file.
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-
-
-class CheckpointError(Exception):
-    """A weights file that cannot be used; the message names the file and the problem."""
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
 
 def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -57,8 +50,6 @@ def save_checkpoint(
     dtype: torch.dtype = torch.float32,
 ) -> None:
     """Write `network`'s weights (cast to `dtype`) and config; atomically, via a temporary file."""
-    from model.network import Color2Embed
-
     if not isinstance(network, Color2Embed):
         network = getattr(network, "module", None) or getattr(network, "_orig_mod", None)
     if not isinstance(network, Color2Embed):
@@ -110,8 +101,6 @@ def load_checkpoint(path: Path | str, device: str | torch.device = "cpu"):
 
     Returns (Color2Embed in eval mode, metadata dict from `read_metadata`).
     """
-    from model.network import Color2Embed
-
     path = Path(path)
     metadata = read_metadata(path)
     network = Color2Embed(metadata["config"])

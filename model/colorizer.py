@@ -43,6 +43,14 @@ def resize(image: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
+def upsample(ab: Tensor, size) -> Tensor:
+    """Colour predicted at the working size, brought to the full size: bilinear is enough, as
+    colour carries little detail and the full-resolution luminance carries the rest."""
+    if tuple(ab.shape[-2:]) == tuple(size):
+        return ab
+    return F.interpolate(ab, size=tuple(size), mode="bilinear", align_corners=False)
+
+
 def image_to_tensor(image: np.ndarray) -> Tensor:
     """(H, W) or (H, W, 3) uint8/uint16/float array -> (1, C, H, W) float32 in [0, 1]."""
     array = np.asarray(image)
@@ -145,9 +153,19 @@ class Colorizer:
 
         Every frame of the batch shares `style` (one shot, one reference set).
         """
+        ab = self.decode_working(self.working_lightness(lightness), style)
+        return upsample(ab, lightness.shape[-2:]).to(lightness.device)
+
+    def working_lightness(self, lightness: Tensor) -> Tensor:
+        """(B, 1, H, W) L -> L at the working size (short side `working_short_side`), on the
+        colorizer's device: the size at which colour is predicted, then upsampled."""
         height, width = lightness.shape[-2:]
         working = lightness.to(self.device, torch.float32, non_blocking=True)
-        working = resize(working, scaled_size(height, width, self.working_short_side))
+        return resize(working, scaled_size(height, width, self.working_short_side))
+
+    @torch.inference_mode()
+    def decode_working(self, working: Tensor, style: FoldedEmbedding) -> Tensor:
+        """(B, 1, h, w) L at the working size -> (B, 2, h, w) ab from the network, float32."""
         work_h, work_w = working.shape[-2:]
         pad_h = -work_h % self.size_multiple
         pad_w = -work_w % self.size_multiple
@@ -155,9 +173,7 @@ class Colorizer:
         working = F.pad(working, (0, pad_w, 0, pad_h), mode="replicate")
         with self._autocast():
             ab = self.network.decode(working, style)
-        ab = ab[..., :work_h, :work_w].float()
-        ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)
-        return ab.to(lightness.device)
+        return ab[..., :work_h, :work_w].float()
 
     def colorize_image(self, target: np.ndarray, *references: np.ndarray) -> np.ndarray:
         """Grey (H, W) or colour (H, W, 3) target and RGB reference(s) -> RGB (H, W, 3).

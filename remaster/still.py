@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.colorizer import Colorizer
+import torch
+
+from model.color import lab_to_rgb
+from model.colorizer import Colorizer, image_to_tensor, lightness_of, tensor_to_image
 from remaster.errors import OutputError
 from remaster.images import WRITABLE, read_image, read_reference, write_image
+from remaster.methods import ColourPredictor
 from remaster.weights import resolve_weights
 
 
@@ -17,6 +21,7 @@ def colorize_still(
     weights: Path | None = None,
     device: str = "auto",
     working_size: int | None = None,
+    method: str = "auto",
 ) -> None:
     """Read TARGET and REFERENCES, colorize, write OUTPUT (same size and bit depth as TARGET)."""
     if output.suffix.lower() not in WRITABLE:
@@ -29,4 +34,9 @@ def colorize_still(
     target_image = read_image(target)
     reference_images = [read_reference(reference) for reference in references]
     colorizer = Colorizer.from_checkpoint(resolve_weights(weights), device, working_size)
-    write_image(output, colorizer.colorize_image(target_image, *reference_images))
+    predictor = ColourPredictor(colorizer, method)
+    guide = predictor.guide(*reference_images)
+    lightness = lightness_of(image_to_tensor(target_image))
+    ab = predictor.predict(lightness, guide)
+    rgb = lab_to_rgb(torch.cat([lightness, ab], dim=1))
+    write_image(output, tensor_to_image(rgb, target_image.dtype))

