@@ -31,8 +31,9 @@ import numpy as np
 import torch
 
 from model.photos.debs import DebFetcher, unpack
-from remaster.images import write_image
-from remaster.media import Picture, SegmentWriter, VideoInfo, decode, probe
+from remaster.frames import Picture
+from remaster.images import crop_to_frame, write_image
+from remaster.media import SegmentWriter, VideoInfo, decode, probe
 from remaster.planes import BT601, COLOR_RANGE_FULL, luma_coefficients, planes_from_rgb
 from remaster.planes import rgb_from_planes as _rgb_from_planes
 
@@ -220,19 +221,6 @@ def fetch_sources(
 
 # ---------------------------------------------------------------------------------------------
 # Frames
-
-
-def crop_to_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Centre-crop to the aspect ratio of `size` (width, height), then INTER_AREA resize."""
-    width, height = size
-    rows, columns = rgb.shape[:2]
-    if columns * height > rows * width:
-        keep = rows * width // height
-        rgb = rgb[:, (columns - keep) // 2 : (columns - keep) // 2 + keep]
-    else:
-        keep = columns * height // width
-        rgb = rgb[(rows - keep) // 2 : (rows - keep) // 2 + keep]
-    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def rgb_from_planes(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from model.photos.debs import DebFetcher, unpack
+from remaster.images import crop_to_frame
 
 WIDTH, HEIGHT = 640, 360
 RATE = Fraction(30000, 1001)
@@ -44,18 +45,6 @@ shots:
 """
 
 
-def crop_to_frame(rgb: np.ndarray) -> np.ndarray:
-    """Centre-crop to 16:9 and scale to WIDTH x HEIGHT."""
-    height, width = rgb.shape[:2]
-    if width * HEIGHT > height * WIDTH:
-        keep = height * WIDTH // HEIGHT
-        rgb = rgb[:, (width - keep) // 2 : (width - keep) // 2 + keep]
-    else:
-        keep = width * HEIGHT // WIDTH
-        rgb = rgb[(height - keep) // 2 : (height - keep) // 2 + keep]
-    return cv2.resize(rgb, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
-
-
 def source_frames(path: Path, first: float, seconds: float) -> list[tuple[float, np.ndarray]]:
     """(time from the shot's start, RGB) for the source frames in [first, first + seconds),
     decoded from the start: some of these files break when seeked."""
@@ -66,7 +55,12 @@ def source_frames(path: Path, first: float, seconds: float) -> list[tuple[float,
             if moment >= first + seconds:
                 break
             if moment >= first:
-                frames.append((moment - first, crop_to_frame(frame.to_ndarray(format="rgb24"))))
+                frames.append(
+                    (
+                        moment - first,
+                        crop_to_frame(frame.to_ndarray(format="rgb24"), (WIDTH, HEIGHT)),
+                    )
+                )
     return frames
 
 

@@ -72,3 +72,16 @@ def read_reference(path: Path | str) -> np.ndarray:
     if image.ndim != 3:
         raise InputError(f"{path}: is a grey image; a reference must be in colour")
     return image
+
+
+def crop_to_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Centre-crop to the aspect ratio of `size` (width, height), then INTER_AREA resize."""
+    width, height = size
+    rows, columns = rgb.shape[:2]
+    if columns * height > rows * width:
+        keep = rows * width // height
+        rgb = rgb[:, (columns - keep) // 2 : (columns - keep) // 2 + keep]
+    else:
+        keep = columns * height // width
+        rgb = rgb[(rows - keep) // 2 : (rows - keep) // 2 + keep]
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)

@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from remaster.errors import InputError, OutputError
+from remaster.frames import Picture
 
 # name -> (encoder, pixel format, segment container, encoder options)
 CODECS = {
@@ -42,22 +43,6 @@ class VideoInfo:
     color_range: int
     audio_streams: int
     subtitle_streams: int
-
-
-@dataclass
-class Picture:
-    """One decoded frame: planes of 4:2:0 8-bit YUV and its timing, untouched."""
-
-    index: int
-    pts: int | None
-    time_base: Fraction
-    y: np.ndarray  # (H, W) uint8
-    u: np.ndarray  # (H/2, W/2) uint8
-    v: np.ndarray
-
-    @property
-    def seconds(self) -> float:
-        return float(self.pts * self.time_base) if self.pts is not None else float("nan")
 
 
 def _open(path: Path, mode: str = "r", **options):

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from model.color import lab_to_rgb
-from remaster.media import Picture
+from remaster.frames import Picture
 from remaster.planes import chroma_from_rgb, lightness_from_luma
 from remaster.shots import RefsPlan
 
