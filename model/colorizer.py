@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from model.checkpoint import load_checkpoint
-from model.color import gray_to_lightness, lab_to_rgb, rgb_to_lab
+from model.color import gray_to_lightness, rgb_to_lab
 from model.network import Color2Embed, ColorEmbedding, FoldedEmbedding
 
 
@@ -174,16 +174,3 @@ class Colorizer:
         with self._autocast():
             ab = self.network.decode(working, style)
         return ab[..., :work_h, :work_w].float()
-
-    def colorize_image(self, target: np.ndarray, *references: np.ndarray) -> np.ndarray:
-        """Grey (H, W) or colour (H, W, 3) target and RGB reference(s) -> RGB (H, W, 3).
-
-        A colour target is reduced to its L. The result has the target's size and pixel type
-        (uint8, uint16 or float in [0, 1]) and, before rounding, exactly its L.
-        """
-        style = self.embed(*references)
-        lightness = lightness_of(image_to_tensor(target))
-        ab = self.colorize(lightness, style)
-        rgb = lab_to_rgb(torch.cat([lightness, ab], dim=1))
-        dtype = np.asarray(target).dtype
-        return tensor_to_image(rgb, dtype if dtype in (np.uint8, np.uint16) else np.float32)

@@ -3,10 +3,11 @@
     embed      Color2Embed alone: the reference's palette, spread by the network (fastest).
     exemplar   the reference's colours put where VGG-16 matching finds the same things
                (model/correspondence.py), Color2Embed's where the match is weak.
-    propagate  the reference's colours carried along dense optical flow (OpenCV DIS) wherever
-               the flow is trustworthy (forward-backward consistent and the luminance agrees),
-               the exemplar path's everywhere else. Made for keyframes: a colour frame of the
-               shot, or a painted one.
+    propagate  the reference's colours carried along dense optical flow (OpenCV DIS) from each
+               frame to the reference, in frames the flow can follow (enough of the frame
+               forward-backward consistent with agreeing luminance); the exemplar path's in
+               frames it cannot, and where the flow leaves the reference. Made for keyframes:
+               a colour frame of the shot, or a painted one.
     auto       (default) propagate: where the reference is not a frame of the shot, the flow
                finds nothing trustworthy and the frame falls back to exemplar on its own.
 

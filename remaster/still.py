@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from model.color import lab_to_rgb
@@ -35,8 +36,19 @@ def colorize_still(
     reference_images = [read_reference(reference) for reference in references]
     colorizer = Colorizer.from_checkpoint(resolve_weights(weights), device, working_size)
     predictor = ColourPredictor(colorizer, method)
-    guide = predictor.guide(*reference_images)
-    lightness = lightness_of(image_to_tensor(target_image))
-    ab = predictor.predict(lightness, guide)
+    write_image(output, colour_picture(predictor, target_image, *reference_images))
+
+
+def colour_picture(
+    predictor: ColourPredictor, target: np.ndarray, *references: np.ndarray
+) -> np.ndarray:
+    """Grey (H, W) or colour (H, W, 3) target and RGB reference(s) -> RGB (H, W, 3).
+
+    A colour target is reduced to its L. The result has the target's size and pixel type
+    (uint8, uint16 or float in [0, 1]) and, before rounding, exactly its L.
+    """
+    lightness = lightness_of(image_to_tensor(target))
+    ab = predictor.predict(lightness, predictor.guide(*references))
     rgb = lab_to_rgb(torch.cat([lightness, ab], dim=1))
-    write_image(output, tensor_to_image(rgb, target_image.dtype))
+    dtype = np.asarray(target).dtype
+    return tensor_to_image(rgb, dtype if dtype in (np.uint8, np.uint16) else np.float32)

@@ -4,6 +4,8 @@ import torch
 
 from model.color import rgb_to_lab
 from model.colorizer import Colorizer, image_to_tensor
+from remaster.methods import ColourPredictor
+from remaster.still import colour_picture
 from tests.helpers import TINY, make_network
 
 
@@ -48,7 +50,7 @@ def test_output_keeps_the_targets_lightness_size_and_type(colorizer):
     rng = np.random.default_rng(1)
     target = (rng.random((123, 77, 3)) * 65535).astype(np.uint16)
     reference = (rng.random((64, 80, 3)) * 255).astype(np.uint8)
-    out = colorizer.colorize_image(target, reference)
+    out = colour_picture(ColourPredictor(colorizer, "embed"), target, reference)
     assert out.shape == (123, 77, 3) and out.dtype == np.uint16
     lightness_in = rgb_to_lab(image_to_tensor(target))[:, 0]
     lightness_out = rgb_to_lab(image_to_tensor(out))[:, 0]
@@ -61,7 +63,7 @@ def test_grey_target_becomes_colour(colorizer):
     target = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
     reference = np.zeros((64, 64, 3), np.uint8)
     reference[..., 0] = 200  # a red reference
-    out = colorizer.colorize_image(target, reference)
+    out = colour_picture(ColourPredictor(colorizer, "embed"), target, reference)
     assert out.shape == (48, 64, 3) and out.dtype == np.uint8
     assert np.abs(out[..., 0].astype(int) - out[..., 2].astype(int)).mean() > 5
 
