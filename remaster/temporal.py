@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from model.color import rgb_to_lab
+from remaster.flow import Flow
 
 CDC_STEPS = (1, 2, 4)
 HISTOGRAM_BINS = 256
@@ -48,50 +49,8 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return (kl(p, middle) + kl(q, middle)) / 2
 
 
-@dataclass
-class Flow:
-    """Where each pixel of frame t + 1 was in frame t, and whether that can be trusted."""
-
-    map_x: np.ndarray  # (H, W) float32 source x in frame t, for cv2.remap
-    map_y: np.ndarray
-    visible: np.ndarray  # (H, W) bool: forward-backward consistent
-
-
 def grey_of(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-
-
-class FlowEstimator:
-    """DIS optical flow between grey frames, with a forward-backward consistency check."""
-
-    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
-        self.dis = cv2.DISOpticalFlow_create(preset)
-
-    def flow(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """(H, W, 2) displacement taking each pixel of grey `source` to `target`."""
-        return self.dis.calc(source, target, None)
-
-    def between(self, previous_grey: np.ndarray, next_grey: np.ndarray) -> Flow:
-        backward = self.flow(next_grey, previous_grey)  # t + 1 -> t
-        forward = self.flow(previous_grey, next_grey)  # t -> t + 1
-        height, width = next_grey.shape
-        grid_x, grid_y = np.meshgrid(
-            np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
-        )
-        map_x, map_y = grid_x + backward[..., 0], grid_y + backward[..., 1]
-        # Follow the backward flow into t, then the forward flow back: it should return home.
-        returned = cv2.remap(
-            forward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        loop = backward + returned
-        scale = (backward**2).sum(-1) + (returned**2).sum(-1)
-        inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
-        visible = ((loop**2).sum(-1) < 0.01 * scale + 0.5) & inside
-        return Flow(map_x, map_y, visible)
-
-
-def warp(rgb: np.ndarray, flow: Flow) -> np.ndarray:
-    return cv2.remap(rgb, flow.map_x, flow.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def lab_of(rgb: np.ndarray) -> torch.Tensor:
@@ -103,7 +62,7 @@ def warp_error(previous: np.ndarray, current: np.ndarray, flow: Flow) -> float:
     pixels the flow sees in both; NaN when it sees none."""
     if not flow.visible.any():
         return float("nan")
-    difference = lab_of(warp(previous, flow)) - lab_of(current)
+    difference = lab_of(flow.warp(previous)) - lab_of(current)
     distance = difference.square().sum(dim=0).sqrt().numpy()
     return float(distance[flow.visible].mean())
 
