@@ -64,6 +64,7 @@ REMASTER_METHODS = ("embed", "auto")  # --method values benchmarked by default
 # scoring time), CDC and warp error on every frame.
 FRAME_STEP = 2
 README_START, README_END = "<!-- quality:start -->", "<!-- quality:end -->"
+STRIP_PICTURE = "docs/quality-strip.jpg"
 
 
 @dataclass
@@ -209,10 +210,25 @@ class Row:
         return numbers
 
 
+def strip_frame(clip: Clip) -> int:
+    """The frame the README's strip shows: the last of the clip's longest shot, the farthest
+    from its keyframe."""
+    longest = max(clip.shots, key=lambda shot: shot.end - shot.start)
+    return longest.end - 1
+
+
 def run_clip(
-    clip: Clip, methods: list[str], colorizer: Colorizer, scorer: Scorer, work: Path
+    clip: Clip,
+    methods: list[str],
+    colorizer: Colorizer,
+    scorer: Scorer,
+    work: Path,
+    samples: dict[str, np.ndarray],
 ) -> Iterator[Row]:
+    """Every method on the clip, both workflows; `samples` receives the strip's frame of each
+    method (keyframe workflow) and of the truth."""
     truth = [rgb for _, rgb in video_rgb(clip.truth)]
+    samples["truth"] = truth[strip_frame(clip)]
     track = None  # the truth's motion, measured once for all methods
     for workflow in WORKFLOWS:
         for method in methods:
@@ -221,6 +237,8 @@ def run_clip(
                 outputs, fps = remaster_frames(clip, workflow, name, colorizer, work)
             else:
                 outputs, fps = baseline_frames(clip, workflow, method)
+            if workflow == "keyframe":
+                samples[method] = outputs[strip_frame(clip)]
             pairs = (
                 FramePair(str(i), t, o) for i, (t, o) in enumerate(zip(truth, outputs, strict=True))
             )
@@ -339,17 +357,48 @@ def method_names(remaster_methods) -> list[str]:
     return [f"remaster {name}" for name in remaster_methods] + list(BASELINES)
 
 
-def run(material: Material, weights: Path | None, remaster_methods=REMASTER_METHODS) -> list[Row]:
+def run(
+    material: Material, weights: Path | None, remaster_methods=REMASTER_METHODS
+) -> tuple[list[Row], dict[str, dict[str, np.ndarray]]]:
+    """Every row of the table, and each clip's strip frames by method."""
     colorizer = Colorizer.from_checkpoint(resolve_weights(weights), "cpu")
     scorer = Scorer()
     methods = method_names(remaster_methods)
     rows: list[Row] = []
+    samples: dict[str, dict[str, np.ndarray]] = {}
     with tempfile.TemporaryDirectory(prefix="remaster-quality-") as work:
         for clip in material.clips:
-            rows += run_clip(clip, methods, colorizer, scorer, Path(work))
+            samples[clip.name] = {}
+            rows += run_clip(clip, methods, colorizer, scorer, Path(work), samples[clip.name])
     if material.photos:
         rows += run_photos(material.photos, methods, colorizer, scorer)
-    return rows
+    return rows, samples
+
+
+STRIP = ("grey", "flow", "remaster auto", "truth")  # the README's strip, left to right
+STRIP_HEIGHT = 180
+
+
+def strip_picture(samples: dict[str, dict[str, np.ndarray]]) -> np.ndarray | None:
+    """One row per clip: grey | flow baseline | remaster | truth, labelled (RGB)."""
+    rows = []
+    for frames in samples.values():
+        if not all(name in frames for name in STRIP):
+            return None
+        cells = []
+        for name in STRIP:
+            image = frames[name]
+            width = round(image.shape[1] * STRIP_HEIGHT / image.shape[0])
+            cell = cv2.resize(image, (width, STRIP_HEIGHT), interpolation=cv2.INTER_AREA).copy()
+            label = "flow baseline" if name == "flow" else name
+            for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(
+                    cell, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, thickness,
+                    cv2.LINE_AA,
+                )  # fmt: skip
+            cells.append(cell)
+        rows.append(np.hstack(cells))
+    return np.vstack(rows) if rows else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -369,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
     folder = args.material or Path("data/bench-quick" if args.quick else "data/bench")
     material = build_material(folder, quick=args.quick)
     print(f"material: {len(material.clips)} clips, {len(material.photos)} photos in {folder}")
-    rows = run(material, args.weights, args.methods.split(","))
+    rows, samples = run(material, args.weights, args.methods.split(","))
     seconds = time.perf_counter() - started
     command = "make quality" if not args.quick else "python benchmarks/quality.py --quick"
     table = markdown(rows, command, seconds)
@@ -382,7 +431,12 @@ def main(argv: list[str] | None = None) -> None:
         ]
         write_atomically(args.json, json.dumps(data, indent=1).encode())
     if args.readme:
-        update_readme(Path(__file__).resolve().parent.parent / "README.md", table)
+        root = Path(__file__).resolve().parent.parent
+        update_readme(root / "README.md", table)
+        strip = strip_picture(samples)
+        if strip is not None:
+            encoded = cv2.imencode(".jpg", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))[1]
+            write_atomically(root / STRIP_PICTURE, encoded.tobytes())
 
 
 if __name__ == "__main__":

@@ -151,6 +151,21 @@ def image(
     help="Frames per resumable segment.",
 )
 @method_option
+@click.option(
+    "--stabilise/--no-stabilise",
+    default=True,
+    show_default=True,
+    help="Steady colour from frame to frame along the optical flow, within each shot.",
+)
+@click.option(
+    "--adapt",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="STEPS",
+    help="Fine-tune a copy of the network on each reference set for STEPS steps before "
+    "colouring its frames (about 1 s a step on a CPU); 0: off.",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same job.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def film(source: Path, output: Path | None, **settings) -> None:

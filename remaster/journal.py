@@ -8,12 +8,15 @@ so a changed input or setting never mixes with old segments.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 from model.files import write_atomically
 from remaster.errors import OutputError
@@ -67,11 +70,22 @@ class Journal:
         return self.folder / f"segment-{number:06d}{suffix}"
 
     def record(
-        self, number: int, path: Path, frames: int, offset: int, time_base: Fraction
+        self,
+        number: int,
+        path: Path,
+        frames: int,
+        offset: int,
+        time_base: Fraction,
+        state: dict[str, np.ndarray] | None = None,
     ) -> None:
-        """A segment is finished: its file is complete on disk before the journal says so."""
+        """A segment is finished: its file, and the frame-to-frame state at its end, are
+        complete on disk before the journal says so."""
         with path.open("rb") as handle:
             os.fsync(handle.fileno())
+        if state is not None:
+            buffer = io.BytesIO()
+            np.savez(buffer, **state)
+            write_atomically(self.state_path(number), buffer.getvalue(), durable=True)
         self.segments[number] = {
             "file": path.name,
             "frames": frames,
@@ -79,6 +93,17 @@ class Journal:
             "time_base": str(time_base),
         }
         self.save()
+
+    def state_path(self, number: int) -> Path:
+        return self.folder / f"state-{number:06d}.npz"
+
+    def state(self, number: int) -> dict[str, np.ndarray] | None:
+        """The frame-to-frame state saved at the end of a finished segment, if any."""
+        path = self.state_path(number)
+        if number not in self.segments or not path.is_file():
+            return None
+        with np.load(path) as saved:
+            return {name: saved[name] for name in saved.files}
 
     def save(self) -> None:
         record = json.dumps({"job": self.job, "segments": self.segments}, indent=1)

@@ -32,11 +32,13 @@ from remaster.media import (
     probe,
 )
 from remaster.methods import ColourPredictor, Guide
+from remaster.propagation import STEADY
 from remaster.planes import COLOR_RANGE_FULL, luma_coefficients
 from remaster.shots import RefsPlan, load_refs
+from remaster.continuity import Continuity
 from remaster.stages import (
-    assign_references,
-    batch_by_reference,
+    assign_entries,
+    batch_by_entry,
     chroma_planes,
     predict_colour,
     prefetch,
@@ -63,6 +65,8 @@ class FilmOptions:
     resume: bool = False
     quiet: bool = False
     method: str = "auto"
+    stabilise: bool = True
+    adapt: int = 0  # fine-tuning steps per reference set before colouring (0: off)
 
 
 @dataclass
@@ -127,6 +131,8 @@ def job_description(options: FilmOptions, plan: RefsPlan, weights: Path, codec: 
             options.batch_size,
             options.device,
             options.method,
+            options.stabilise,
+            options.adapt,
         ],
     }
 
@@ -148,13 +154,17 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
     colorizer = colorizer or Colorizer.from_checkpoint(
         weights, options.device, options.working_size
     )
-    predictor = ColourPredictor(colorizer, options.method)
+    predictor = ColourPredictor(
+        colorizer, options.method, STEADY if options.stabilise else 0.0, options.adapt
+    )
     guides = reference_guides(predictor, plan)
     journal, resumed = Journal.open(
         options.output, job_description(options, plan, weights, codec), options.resume
     )
-    frames = encode_segments(options, info, plan, predictor, guides, journal, codec)
-    notes = finish(options, journal, frames)
+    continuity = Continuity(predictor, guides, options.segment_frames, journal.state)
+    frames = encode_segments(options, info, plan, continuity, journal, codec)
+    notes = adaptation_notes(predictor) + continuity.notes(plan.source)
+    notes += finish(options, journal, frames)
     if info.frame_count and info.frame_count != frames:
         notes.append(
             f"{options.source}: its header announces {info.frame_count} frames but {frames} "
@@ -166,12 +176,19 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
     )
 
 
+def adaptation_notes(predictor: ColourPredictor) -> list[str]:
+    return [
+        f"adapted to reference set {number}: {adapted.steps} steps in {adapted.seconds:.0f} s, "
+        f"reconstruction loss {adapted.loss_first:.4f} -> {adapted.loss_last:.4f}"
+        for number, adapted in enumerate(predictor.adaptations, start=1)
+    ]
+
+
 def encode_segments(
     options: FilmOptions,
     info: VideoInfo,
     plan: RefsPlan,
-    predictor: ColourPredictor,
-    guides: dict[tuple, Guide],
+    continuity: Continuity,
     journal: Journal,
     codec: str,
 ) -> int:
@@ -185,21 +202,18 @@ def encode_segments(
 
     def unfinished():
         nonlocal decoded
-        for item in assign_references(prefetch(decode(options.source)), plan, info.rate):
+        for item in assign_entries(prefetch(decode(options.source)), plan, info.rate):
             decoded += 1
             if item.picture.index // per_segment in done:
                 progress.update()
                 continue
             yield item
 
-    batches = batch_by_reference(unfinished(), batch_for(options, predictor.colorizer.device))
+    device = continuity.predictor.colorizer.device
+    batches = batch_by_entry(unfinished(), batch_for(options, device), per_segment)
     coefficients = luma_coefficients(info.colorspace, info.height)
     full_range = info.color_range == COLOR_RANGE_FULL
-
-    def predict(lightness, references: tuple):
-        return predictor.predict(lightness, guides[references])
-
-    predictions = predict_colour(batches, predict, predictor.colorizer.device, full_range)
+    predictions = predict_colour(batches, continuity.colour, device, full_range)
     pictures = chroma_planes(predictions, coefficients, full_range)
     writer, number, path = None, None, None
     try:
@@ -207,7 +221,10 @@ def encode_segments(
             if picture.index // per_segment != number:
                 if writer is not None:
                     writer.close()
-                    journal.record(number, path, writer.frames, writer.offset, writer.time_base)
+                    journal.record(
+                        number, path, writer.frames, writer.offset, writer.time_base,
+                        continuity.state_at_end_of(number),
+                    )
                 number = picture.index // per_segment
                 path = journal.segment_path(number, segment_suffix)
                 writer = SegmentWriter(path, info, codec, options.crf, options.preset)

@@ -8,9 +8,18 @@
         ref: [refs/street1.png, refs/street2.png]   # several refs: embeddings averaged
       - start: 12.5s               # seconds
         ref: refs/car.png
+      - start: 400
+        ref: painted-0412.png
+        keyframe: 412              # the frame the reference shows (number or timecode):
+                                   # its colours are carried along the shot from there
+      - start: 600
+        ref: [first.png, last.png]
+        keyframe: [600, 980]       # one per reference: each frame takes its colours from
+                                   # the nearest keyframes, blended by distance
 
 Each entry runs from its start to the next entry's start. Paths are relative to the YAML file.
-Errors name the file and line and say what to do.
+A reference without `keyframe:` may still be a frame of its shot: propagation finds that out
+by matching (remaster/propagation.py). Errors name the file and line and say what to do.
 """
 
 from __future__ import annotations
@@ -53,6 +62,11 @@ class ShotEntry:
     start: Start
     references: tuple[Path, ...]
     line: int
+    # The film frame each reference shows, where the refs file says so (`keyframe:`).
+    keyframes: tuple[int | None, ...] = ()
+
+    def keyframe_of(self, position: int) -> int | None:
+        return self.keyframes[position] if position < len(self.keyframes) else None
 
 
 @dataclass(frozen=True)
@@ -76,10 +90,14 @@ class RefsPlan:
         return list(dict.fromkeys(sets))
 
     def references_for(self, index: int, seconds: float, rate: Fraction) -> tuple[Path, ...]:
+        return self.entry_for(index, seconds, rate).references
+
+    def entry_for(self, index: int, seconds: float, rate: Fraction) -> ShotEntry:
+        """The entry colouring a frame (the default's own entry before the first one)."""
         chosen = None
         for entry in self.entries:
             if entry.start.covers(index, seconds, rate):
-                chosen = entry.references
+                chosen = entry
             else:
                 break
         if chosen is not None:
@@ -90,10 +108,11 @@ class RefsPlan:
                 f"{where}frame {index} ({seconds:.3f} s) comes before the first entry and there is "
                 "no 'default:' reference; add one or start the first entry at 0"
             )
-        return self.default
+        return ShotEntry(Start(frame=0), self.default, 0)
 
     def check_order(self, rate: Fraction) -> None:
-        """Entries must start in increasing order (compared at the film's frame rate)."""
+        """Entries must start in increasing order (compared at the film's frame rate), and
+        each keyframe must lie inside its own entry."""
         previous = None
         for entry in self.entries:
             position = entry.start.frame_at(rate)
@@ -104,6 +123,16 @@ class RefsPlan:
                     f"{previous[0]:g}); list entries in increasing order of start"
                 )
             previous = (position, entry.line)
+        for entry, following in zip(self.entries, [*self.entries[1:], None], strict=True):
+            first = entry.start.frame_at(rate)
+            end = following.start.frame_at(rate) if following else float("inf")
+            for keyframe in entry.keyframes:
+                if keyframe is not None and not first - 0.5 <= keyframe < end - 0.5:
+                    raise InputError(
+                        f"{self.source}, line {entry.line}: keyframe {keyframe} lies outside "
+                        f"this entry (frames {first:g} to {end - 1:g}); a keyframe must be a "
+                        "frame of its own entry"
+                    )
 
 
 def parse_timecode(text: str, rate: Fraction) -> int:
@@ -154,6 +183,21 @@ def parse_start(value: object, rate: Fraction) -> Start:
     )
 
 
+def parse_keyframes(value: object, count: int, rate: Fraction) -> tuple[int, ...]:
+    """`keyframe:` -> one frame number per reference (frame numbers, timecodes or seconds)."""
+    values = value if isinstance(value, list) else [value]
+    if len(values) != count:
+        raise ValueError(
+            f"'keyframe' gives {len(values)} frames for {count} references; give one per "
+            "reference, in the same order"
+        )
+    frames = []
+    for item in values:
+        start = parse_start(item, rate)
+        frames.append(start.frame if start.frame is not None else round(start.frame_at(rate)))
+    return tuple(frames)
+
+
 def _references(value: object, folder: Path, where: str) -> tuple[Path, ...]:
     names = value if isinstance(value, list) else [value]
     if not names or not all(isinstance(name, str) and name for name in names):
@@ -163,6 +207,15 @@ def _references(value: object, folder: Path, where: str) -> tuple[Path, ...]:
         if not path.is_file():
             raise InputError(f"{where}: reference {name!r} not found (looked for {path})")
     return paths
+
+
+def scalar_texts(node: yaml.Node) -> object:
+    """A scalar's text, or a list of them: YAML 1.1 would read 00:00:04:12 as a number."""
+    if isinstance(node, yaml.SequenceNode):
+        return [scalar_texts(item) for item in node.value]
+    if isinstance(node, yaml.ScalarNode):
+        return int(node.value) if node.value.isdigit() else node.value
+    raise ValueError("expected a frame number, a timecode or seconds, or a list of them")
 
 
 def load_refs(path: Path, rate: Fraction) -> RefsPlan:
@@ -204,17 +257,25 @@ def load_refs(path: Path, rate: Fraction) -> RefsPlan:
             if isinstance(node, yaml.MappingNode)
             else {}
         )
-        if set(item) != {"start", "ref"} or not isinstance(item["start"], yaml.ScalarNode):
-            raise InputError(f"{where}: each entry needs exactly 'start:' and 'ref:'")
-        # The scalar's own text, not YAML's reading of it: YAML 1.1 turns an unquoted
-        # 00:00:04:12 into a base-60 integer.
-        text = item["start"].value
+        if not {"start", "ref"} <= set(item) <= {"start", "ref", "keyframe"} or not isinstance(
+            item["start"], yaml.ScalarNode
+        ):
+            raise InputError(
+                f"{where}: each entry needs 'start:' and 'ref:', and may have 'keyframe:'"
+            )
         try:
-            start = parse_start(int(text) if text.isdigit() else text, rate)
+            start = parse_start(scalar_texts(item["start"]), rate)
         except ValueError as error:
             raise InputError(f"{where}: {error}") from None
         ref = yaml.safe_load(yaml.serialize(item["ref"]))
-        entries.append(ShotEntry(start, _references(ref, folder, where), line))
+        references = _references(ref, folder, where)
+        keyframes: tuple[int, ...] = ()
+        if "keyframe" in item:
+            try:
+                keyframes = parse_keyframes(scalar_texts(item["keyframe"]), len(references), rate)
+            except ValueError as error:
+                raise InputError(f"{where}: keyframe: {error}") from None
+        entries.append(ShotEntry(start, references, line, keyframes))
     plan = RefsPlan(tuple(entries), default, path)
     plan.check_order(rate)
     return plan

@@ -1,10 +1,10 @@
 """Small generator stages of the film pipeline. Each takes an iterator and returns one.
 
-    prefetch(decode) -> assign_references -> batch_by_reference -> predict_colour
+    prefetch(decode) -> assign_entries -> batch_by_entry -> predict_colour
     -> chroma_planes -> (writer)
 
 No stage holds more than a batch (prefetch: a bounded queue), so memory does not grow with
-the film's length, and no batch ever mixes two reference sets.
+the film's length, and no batch ever mixes two refs entries or two segments.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from model.color import lab_to_rgb
 from remaster.frames import Picture
 from remaster.planes import chroma_from_rgb, lightness_from_luma
-from remaster.shots import RefsPlan
+from remaster.shots import RefsPlan, ShotEntry
 
 _DONE = object()
 
@@ -69,20 +69,33 @@ def prefetch(items: Iterable, depth: int = 8) -> Iterator:
 @dataclass
 class Assigned:
     picture: Picture
-    references: tuple  # the reference set (paths) that colours this frame
+    entry: ShotEntry  # the refs entry that colours this frame
+
+    @property
+    def references(self) -> tuple:
+        return self.entry.references
 
 
-def assign_references(pictures: Iterable[Picture], plan: RefsPlan, rate: Fraction) -> Iterator:
+def assign_entries(pictures: Iterable[Picture], plan: RefsPlan, rate: Fraction) -> Iterator:
     for picture in pictures:
-        yield Assigned(picture, plan.references_for(picture.index, picture.seconds, rate))
+        yield Assigned(picture, plan.entry_for(picture.index, picture.seconds, rate))
 
 
-def batch_by_reference(items: Iterable[Assigned], batch_size: int) -> Iterator[list[Assigned]]:
-    """Consecutive frames in batches of at most `batch_size`, cut wherever the reference set
-    changes, so one folded embedding serves a whole batch."""
+def batch_by_entry(
+    items: Iterable[Assigned], batch_size: int, segment_frames: int
+) -> Iterator[list[Assigned]]:
+    """Consecutive frames in batches of at most `batch_size`, cut wherever the refs entry
+    changes (one folded embedding and one track serve a whole batch), at every segment start
+    (a batch's frame-to-frame state is then complete when its segment is) and at any gap."""
     batch: list[Assigned] = []
     for item in items:
-        if batch and (len(batch) == batch_size or item.references != batch[0].references):
+        index = item.picture.index
+        if batch and (
+            len(batch) == batch_size
+            or item.entry != batch[0].entry
+            or index % segment_frames == 0
+            or index != batch[-1].picture.index + 1
+        ):
             yield batch
             batch = []
         batch.append(item)
@@ -101,19 +114,19 @@ class Prediction:
 
 def predict_colour(
     batches: Iterable[list[Assigned]],
-    predict: Callable[[torch.Tensor, tuple], torch.Tensor],
+    predict: Callable[[torch.Tensor, list[Assigned]], torch.Tensor],
     device: torch.device,
     full_range: bool,
 ) -> Iterator[Prediction]:
-    """ab for each batch from `predict(lightness, reference set)`; every frame of a batch shares
-    one reference set, so its guide is looked up once."""
+    """ab for each batch from `predict(lightness, batch)`; every frame of a batch shares one
+    refs entry, so its guide and track are looked up once."""
     pin = device.type == "cuda"
     for batch in batches:
         luma = torch.from_numpy(np.stack([item.picture.y for item in batch]))
         if pin:
             luma = luma.pin_memory()
         lightness = lightness_from_luma(luma.to(device, non_blocking=pin), full_range)
-        yield Prediction(batch, lightness, predict(lightness, batch[0].references))
+        yield Prediction(batch, lightness, predict(lightness, batch))
 
 
 def chroma_planes(

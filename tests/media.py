@@ -133,3 +133,9 @@ def write_frames(path: Path, frames: list[np.ndarray], rate: int = 10, codec: st
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
+
+
+def grey_of(rgb: np.ndarray) -> np.ndarray:
+    """An RGB frame as a black-and-white transfer shows it (BT.601 luma in all three channels)."""
+    luma = (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round()
+    return np.repeat(luma.clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)

@@ -17,7 +17,14 @@ from remaster.images import write_image
 from remaster.journal import work_folder
 from remaster.media import decode, probe
 from remaster.pipeline import FilmOptions, colorize_film
-from tests.media import add_subtitles, photo_like, write_clip
+from tests.media import (
+    add_subtitles,
+    grey_of,
+    panning_frames,
+    photo_like,
+    write_clip,
+    write_frames,
+)
 
 FRAMES = 24
 
@@ -133,35 +140,20 @@ def planes(path):
     return [(p.pts, p.y.tobytes(), p.u.tobytes(), p.v.tobytes()) for p in decode(path)]
 
 
-def test_resume_after_kill_9_equals_an_uninterrupted_run(film, tmp_path, tiny_checkpoint):
-    straight = tmp_path / "straight.mp4"
-    run_film(film, straight, tiny_checkpoint, segment_frames=6, batch_size=2)
+def film_command(source, refs, output, weights, *extra):
+    return [
+        sys.executable, "-m", "remaster", str(source), "--refs", str(refs), "-o", str(output),
+        "--weights", str(weights), "--device", "cpu", "-q", *extra,
+    ]  # fmt: skip
 
-    output = tmp_path / "resumed.mp4"
-    command = [
-        sys.executable,
-        "-m",
-        "remaster",
-        str(film / "reel.mp4"),
-        "--refs",
-        str(film / "shots.yaml"),
-        "-o",
-        str(output),
-        "--weights",
-        str(tiny_checkpoint),
-        "--device",
-        "cpu",
-        "--segment-frames",
-        "6",
-        "--batch-size",
-        "2",
-        "-q",
-    ]
+
+def kill_and_resume(command, output, after_segment: int) -> subprocess.CompletedProcess:
+    """Run `command`, kill -9 it once segment `after_segment` is journaled, then resume."""
     journal = work_folder(output) / "journal.json"
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
-        if journal.is_file() and '"1"' in journal.read_text():  # two segments finished
+        if journal.is_file() and f'"{after_segment}"' in journal.read_text():
             break
         time.sleep(0.02)
     killed = process.poll() is None
@@ -170,10 +162,42 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(film, tmp_path, tiny_ch
     process.wait()
     assert killed, "the run finished before it could be interrupted"
     assert not output.exists()  # never a half-written file under the output's name
-
     result = subprocess.run([*command, "--resume"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "segments resumed" in result.stdout
+    return result
+
+
+def test_resume_after_kill_9_equals_an_uninterrupted_run(film, tmp_path, tiny_checkpoint):
+    straight = tmp_path / "straight.mp4"
+    run_film(film, straight, tiny_checkpoint, segment_frames=6, batch_size=2)
+    output = tmp_path / "resumed.mp4"
+    command = film_command(
+        film / "reel.mp4", film / "shots.yaml", output, tiny_checkpoint,
+        "--segment-frames", "6", "--batch-size", "2",
+    )  # fmt: skip
+    kill_and_resume(command, output, after_segment=1)
+    assert planes(output) == planes(straight)
+
+
+def test_resume_inside_a_shot_carries_propagation_and_stabilisation_over(
+    tmp_path, tiny_checkpoint
+):
+    """A pan coloured from a keyframe in its middle, interrupted mid-shot: the resumed run
+    picks up the chained flow and the stabilised colour where the segment ended, so its frames
+    equal an uninterrupted run's (starting the shot's state afresh would not)."""
+    frames = panning_frames(20, size=(72, 96), seed=5, step=2)
+    write_frames(tmp_path / "pan.mkv", [grey_of(frame) for frame in frames], codec="ffv1")
+    write_image(tmp_path / "key.png", frames[6])
+    refs = tmp_path / "shots.yaml"
+    refs.write_text("shots:\n  - start: 0\n    ref: key.png\n    keyframe: 6\n")
+    settings = ("--segment-frames", "5", "--batch-size", "2")
+    straight = tmp_path / "straight.mkv"
+    command = film_command(tmp_path / "pan.mkv", refs, straight, tiny_checkpoint, *settings)
+    subprocess.run(command, check=True, capture_output=True)
+    output = tmp_path / "resumed.mkv"
+    command = film_command(tmp_path / "pan.mkv", refs, output, tiny_checkpoint, *settings)
+    kill_and_resume(command, output, after_segment=1)
     assert planes(output) == planes(straight)
 
 

@@ -13,7 +13,7 @@ from tests.media import panning_frames, write_frames, write_photos
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory):
+def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench")
     sources = {
         "left": write_frames(folder / "left.mp4", panning_frames(20, (72, 128), seed=4, step=3)),
@@ -26,6 +26,11 @@ def rows(tmp_path_factory):
     write_photos(folder / "photos" / "val", 2, size=(72, 96))
     photos = build_photos(folder / "photos", folder / "bench-photos", 2)
     return quality.run(Material(folder, [clip], photos, 0.0, {}, 0.0), weights=None)
+
+
+@pytest.fixture(scope="module")
+def rows(run):
+    return run[0]
 
 
 def test_every_method_on_every_workflow(rows):
@@ -62,3 +67,14 @@ def test_markdown_table_goes_between_the_readme_markers(rows, tmp_path):
     text = readme.read_text()
     assert text.startswith("before\n") and text.endswith(f"{quality.README_END}\nafter\n")
     assert "old" not in text and table in text
+
+
+def test_the_strip_shows_grey_flow_remaster_and_truth_of_one_frame(run):
+    _, samples = run
+    assert set(samples["pans"]) >= set(quality.STRIP)
+    strip = quality.strip_picture(samples)
+    assert strip.shape == (quality.STRIP_HEIGHT, 4 * round(128 * quality.STRIP_HEIGHT / 72), 3)
+    # The grey cell has no colour; the truth's has.
+    width = strip.shape[1] // 4
+    grey, truth = strip[30:, :width].astype(int), strip[30:, 3 * width :].astype(int)
+    assert abs(grey[..., 0] - grey[..., 2]).mean() < 2 < abs(truth[..., 0] - truth[..., 2]).mean()

@@ -105,7 +105,24 @@ def test_bad_timecodes(timecode, rate, message):
             "line 2: reference 'refs/missing.png' not found",
         ),
         ("shots:\n  - start: soon\n    ref: refs/car.png\n", "line 2: 'soon' is not a start"),
-        ("shots:\n  - start: 0\n", "line 2: each entry needs exactly 'start:' and 'ref:'"),
+        ("shots:\n  - start: 0\n", "line 2: each entry needs 'start:' and 'ref:'"),
+        (
+            "shots:\n  - start: 0\n    ref: refs/car.png\n    key: 3\n",
+            "line 2: each entry needs 'start:' and 'ref:', and may have 'keyframe:'",
+        ),
+        (
+            "shots:\n  - start: 0\n    ref: refs/car.png\n    keyframe: 30\n"
+            "  - start: 20\n    ref: refs/any.png\n",
+            "line 2: keyframe 30 lies outside this entry (frames 0 to 19)",
+        ),
+        (
+            "shots:\n  - start: 0\n    ref: [refs/car.png, refs/any.png]\n    keyframe: 3\n",
+            "line 2: keyframe: 'keyframe' gives 1 frames for 2 references",
+        ),
+        (
+            "shots:\n  - start: 0\n    ref: refs/car.png\n    keyframe: later\n",
+            "line 2: keyframe: 'later' is not a start",
+        ),
         ("shots: [\n", "not valid YAML"),
         ("shot:\n  - start: 0\n", "unknown top-level keys ['shot']"),
         ("shots: []\n", "non-empty list"),
@@ -115,6 +132,22 @@ def test_bad_refs_files_name_the_file_and_line(refs_folder, text, message):
     with pytest.raises(InputError, match="shots.yaml") as caught:
         load_refs(write(refs_folder, text), FILM)
     assert message in str(caught.value)
+
+
+def test_keyframes_by_number_timecode_and_seconds_one_per_reference(refs_folder):
+    text = (
+        "shots:\n"
+        "  - start: 0\n    ref: refs/car.png\n    keyframe: 12\n"
+        "  - start: 100\n    ref: [refs/street1.png, refs/street2.png]\n"
+        "    keyframe: [00:00:04:12, 9.5s]\n"
+        "  - start: 400\n    ref: refs/any.png\n"
+    )
+    plan = load_refs(write(refs_folder, text), Fraction(24))
+    assert plan.entries[0].keyframes == (12,)
+    assert plan.entries[1].keyframes == (4 * 24 + 12, 228)
+    assert plan.entries[2].keyframes == ()
+    assert plan.entries[2].keyframe_of(0) is None
+    assert plan.entry_for(150, 150 / 24, Fraction(24)) == plan.entries[1]
 
 
 def test_frames_before_the_first_entry_need_a_default(refs_folder):

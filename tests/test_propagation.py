@@ -1,0 +1,94 @@
+"""The frame-to-frame track: chained flow, cuts, several keyframes, stabilisation."""
+
+import numpy as np
+import torch
+
+from model.color import rgb_to_lab
+from remaster.flow import FlowEstimator
+from remaster.methods import lab_grey
+from remaster.propagation import Keyframe, ShotTrack
+from tests.media import panning_frames
+
+
+def lab(rgb: np.ndarray) -> torch.Tensor:
+    return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float()[None] / 255)[0]
+
+
+def keyframe_of(rgb: np.ndarray, frame: int | None = None, ab_shift=(0.0, 0.0)) -> Keyframe:
+    colour = lab(rgb)
+    ab = colour[1:].permute(1, 2, 0).numpy() + np.array(ab_shift, np.float32)
+    return Keyframe(lab_grey(colour[0]), ab.astype(np.float32), frame)
+
+
+def run(track: ShotTrack, frames: list[np.ndarray], first: int = 0):
+    """Each frame's carried colour, in order."""
+    results = []
+    for index, rgb in enumerate(frames, start=first):
+        grey = lab_grey(lab(rgb)[0])
+        motion = track.step(index, grey)
+        results.append(track.carry(index, grey, motion))
+    return results
+
+
+def ab_error(ab: np.ndarray, rgb: np.ndarray) -> float:
+    truth = lab(rgb)[1:].permute(1, 2, 0).numpy()
+    return float(np.sqrt(((ab - truth) ** 2).sum(-1)).mean())
+
+
+def test_propagation_stops_at_a_cut_and_never_carries_into_the_next_shot():
+    """A pan of one scene cut to a pan of another, in one entry: the keyframe's colour follows
+    the first shot and nothing of it reaches the second."""
+    shot_a = panning_frames(6, size=(96, 128), seed=3, step=2)
+    shot_b = panning_frames(6, size=(96, 128), seed=77, step=2)
+    track = ShotTrack(FlowEstimator(finest_scale=0), [keyframe_of(shot_a[0], frame=0)])
+    carried = run(track, shot_a + shot_b)
+    assert all(c.trust.mean() > 0.8 for c in carried[:6])
+    assert all(c.trust.max() == 0 for c in carried[6:])
+    assert track.chains == [None]
+
+
+def test_the_chain_follows_a_pan_further_than_the_direct_flow_can():
+    """A long pan: the last frame shares 41% of the keyframe, too little for the direct flow
+    to follow (a track without history colours nothing), yet the chained flow colours that
+    shared part faithfully and leaves what came into view since to the other sources."""
+    frames = panning_frames(16, size=(96, 128), seed=8, step=5)
+    keyframe = keyframe_of(frames[0], frame=0)
+    alone = run(ShotTrack(FlowEstimator(finest_scale=0), [keyframe]), frames[-1:], first=15)
+    assert alone[0].trust.max() == 0
+    last = run(ShotTrack(FlowEstimator(finest_scale=0), [keyframe]), frames)[-1]
+    covered = last.trust > 0.9
+    assert 0.3 < covered.mean() < 0.45
+    truth = lab(frames[-1])[1:].permute(1, 2, 0).numpy()
+    assert np.sqrt(((last.ab - truth) ** 2).sum(-1))[covered].mean() < 5.0
+
+
+def test_several_keyframes_blend_by_distance():
+    """Keyframes at frames 0 and 8, painted with ab shifted +10 and -10: frame 2 takes three
+    quarters of the first and a quarter of the second."""
+    frames = panning_frames(9, size=(96, 128), seed=4, step=1)
+    keyframes = [
+        keyframe_of(frames[0], frame=0, ab_shift=(10.0, 0.0)),
+        keyframe_of(frames[8], frame=8, ab_shift=(-10.0, 0.0)),
+    ]
+    track = ShotTrack(FlowEstimator(finest_scale=0), keyframes)
+    carried = run(track, frames)
+    truth = lab(frames[2])[1:].permute(1, 2, 0).numpy()
+    inside = carried[2].trust > 0.99
+    shift = (carried[2].ab[..., 0] - truth[..., 0])[inside].mean()
+    assert abs(shift - 5.0) < 1.0  # 0.75 * 10 + 0.25 * -10
+    assert track.weighted(2)[0][1] == 0.75 and track.weighted(9)[1][1] == 1.0
+
+
+def test_stabilisation_damps_flicker_and_leaves_the_first_frame_alone():
+    """Colour that jumps +-6 in a from frame to frame on a static scene comes out steadier."""
+    frame = panning_frames(1, size=(96, 128), seed=2)[0]
+    grey = lab_grey(lab(frame)[0])
+    track = ShotTrack(FlowEstimator(), [], steady=0.5)
+    outputs = []
+    for index in range(6):
+        ab = np.zeros((96, 128, 2), np.float32)
+        ab[..., 0] = 6.0 if index % 2 else -6.0
+        outputs.append(track.stabilise(ab, track.step(index, grey))[..., 0].mean())
+    assert outputs[0] == -6.0
+    swings = np.abs(np.diff(outputs[1:]))
+    assert swings.max() < 8.0  # unsteadied: 12
