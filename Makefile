@@ -33,7 +33,7 @@ bench: install
 # Colour quality on real clips and photos against simple baselines (~15 min on 2 cores).
 quality: install photos
 	mkdir -p out
-	$(BIN)/python benchmarks/quality.py --json out/quality.json
+	$(BIN)/python benchmarks/quality.py --json out/quality.json --readme
 
 photos: install
 	$(BIN)/python -m model.photos data/photos

@@ -435,7 +435,8 @@ def main(argv: list[str] | None = None) -> None:
         update_readme(root / "README.md", table)
         strip = strip_picture(samples)
         if strip is not None:
-            encoded = cv2.imencode(".jpg", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))[1]
+            bgr = cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)
+            encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 85])[1]
             write_atomically(root / STRIP_PICTURE, encoded.tobytes())
 
 

@@ -138,29 +138,43 @@ class ColourPredictor:
             # Matched colour is blotchy and bleeds over edges: smooth it along the picture's own
             # edges. Colour carried along the flow is already in place and stays sharp.
             ab = guided_filter(working / 100, ab, GUIDED_RADIUS, GUIDED_EPS)
-        carrying = self.method in ("propagate", "auto")
-        if carrying or track is not None:
-            near_full = lightness.to(self.colorizer.device, torch.float32)
-            if min(near_full.shape[-2:]) > PROPAGATION_SHORT_SIDE:
-                near_full = resize(
-                    near_full, scaled_size(*near_full.shape[-2:], PROPAGATION_SHORT_SIDE)
-                )
-            ab = upsample(ab, near_full.shape[-2:]).cpu().numpy().transpose(0, 2, 3, 1)
-            indices = indices if indices is not None else list(range(len(ab)))
-            for k, (index, frame_lightness) in enumerate(zip(indices, near_full[:, 0].cpu())):
-                frame_track = track or self.track(guide)
-                grey = lab_grey(frame_lightness)
-                motion = frame_track.step(index, grey)
-                if carrying:
-                    carried = frame_track.carry(index, grey, motion)
-                    trust = carried.trust[..., None]
-                    ab[k] = trust * carried.ab + (1 - trust) * ab[k]
-                    if carried.trust.mean() >= 0.5:
-                        sources[k] = "propagate"
-                ab[k] = frame_track.stabilise(ab[k], motion)
-            ab = torch.from_numpy(ab.transpose(0, 3, 1, 2).copy())
+        if self.method in ("propagate", "auto") or track is not None:
+            ab = self.follow(lightness, ab, guide, track, indices, sources)
         self.counts.update(sources)
         return upsample(ab.to(self.colorizer.device), lightness.shape[-2:]).to(lightness.device)
+
+    def follow(
+        self,
+        lightness: Tensor,
+        ab: Tensor,
+        guide: Guide,
+        track: ShotTrack | None,
+        indices: list[int] | None,
+        sources: list[str],
+    ) -> Tensor:
+        """Frame by frame at the propagation size: the keyframes' colours carried over `ab`
+        where the flow reaches (propagate, auto), then stabilised along the track."""
+        near_full = lightness.to(self.colorizer.device, torch.float32)
+        if min(near_full.shape[-2:]) > PROPAGATION_SHORT_SIDE:
+            near_full = resize(
+                near_full, scaled_size(*near_full.shape[-2:], PROPAGATION_SHORT_SIDE)
+            )
+        frames_ab = upsample(ab, near_full.shape[-2:]).cpu().numpy().transpose(0, 2, 3, 1)
+        indices = indices if indices is not None else list(range(len(frames_ab)))
+        for k, (index, frame_lightness) in enumerate(
+            zip(indices, near_full[:, 0].cpu(), strict=True)
+        ):
+            frame_track = track or self.track(guide)  # a still stands alone
+            grey = lab_grey(frame_lightness)
+            motion = frame_track.step(index, grey)
+            if self.method in ("propagate", "auto"):
+                carried = frame_track.carry(index, grey, motion)
+                trust = carried.trust[..., None]
+                frames_ab[k] = trust * carried.ab + (1 - trust) * frames_ab[k]
+                if carried.trust.mean() >= 0.5:
+                    sources[k] = "propagate"
+            frames_ab[k] = frame_track.stabilise(frames_ab[k], motion)
+        return torch.from_numpy(frames_ab.transpose(0, 3, 1, 2).copy())
 
     def exemplar(
         self, working: Tensor, embedded: Tensor, guide: Guide

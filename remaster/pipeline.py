@@ -1,8 +1,9 @@
 """`remaster FILM --refs shots.yaml`: the film pipeline, stage by stage.
 
-    decode (thread) -> assign reference -> batch (never across references) -> predict colour
-    from the reference set's guide (--method) -> chroma planes -> encode into segments
-    (journaled) -> mux with the original audio and subtitles -> rename into place
+    decode (thread) -> assign refs entries -> batch (never across entries or segments)
+    -> predict colour from the entry's guide and track (--method, --stabilise; continuity.py)
+    -> chroma planes -> encode into segments (journaled, with the track's state) -> mux with
+    the original audio and subtitles -> rename into place
 
 The output appears under its name only when complete; an interrupted run leaves its finished
 segments in a work folder beside the output for `--resume`.
@@ -11,13 +12,14 @@ segments in a work folder beside the output for `--resume`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from model.colorizer import Colorizer
 from model.files import atomic_output
+from remaster.continuity import Continuity
 from remaster.errors import InputError, OutputError
 from remaster.images import read_reference
 from remaster.journal import Journal, file_digest
@@ -32,10 +34,9 @@ from remaster.media import (
     probe,
 )
 from remaster.methods import ColourPredictor, Guide
-from remaster.propagation import STEADY
 from remaster.planes import COLOR_RANGE_FULL, luma_coefficients
+from remaster.propagation import STEADY
 from remaster.shots import RefsPlan, load_refs
-from remaster.continuity import Continuity
 from remaster.stages import (
     assign_entries,
     batch_by_entry,
@@ -78,6 +79,7 @@ class FilmSummary:
     resumed_segments: int
     notes: list[str]
     methods: str = ""  # frames coloured by each method, e.g. "120 propagate, 96 exemplar"
+    adapt_seconds: list[float] = field(default_factory=list)  # per reference set, with --adapt
 
     def line(self) -> str:
         fps = self.frames / self.seconds if self.seconds else float("nan")
@@ -172,7 +174,14 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
         )
     elapsed = time.perf_counter() - started
     return FilmSummary(
-        frames, len(plan.entries), len(guides), elapsed, resumed, notes, predictor.summary()
+        frames,
+        len(plan.entries),
+        len(guides),
+        elapsed,
+        resumed,
+        notes,
+        predictor.summary(),
+        [adapted.seconds for adapted in predictor.adaptations],
     )
 
 
@@ -222,7 +231,11 @@ def encode_segments(
                 if writer is not None:
                     writer.close()
                     journal.record(
-                        number, path, writer.frames, writer.offset, writer.time_base,
+                        number,
+                        path,
+                        writer.frames,
+                        writer.offset,
+                        writer.time_base,
                         continuity.state_at_end_of(number),
                     )
                 number = picture.index // per_segment

@@ -239,9 +239,7 @@ class ShotTrack:
                 weights[b] = (index - self.keyframes[a].frame) / span
             else:
                 nearest = before or after
-                weights[
-                    min(nearest, key=lambda k: abs(self.keyframes[k].frame - index))
-                ] = 1.0
+                weights[min(nearest, key=lambda k: abs(self.keyframes[k].frame - index))] = 1.0
         return list(zip(self.keyframes, weights, strict=True))
 
     def stabilise(self, ab: np.ndarray, motion: Motion | None) -> np.ndarray:

@@ -180,9 +180,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(film, tmp_path, tiny_ch
     assert planes(output) == planes(straight)
 
 
-def test_resume_inside_a_shot_carries_propagation_and_stabilisation_over(
-    tmp_path, tiny_checkpoint
-):
+def test_resume_inside_a_shot_carries_propagation_and_stabilisation_over(tmp_path, tiny_checkpoint):
     """A pan coloured from a keyframe in its middle, interrupted mid-shot: the resumed run
     picks up the chained flow and the stabilised colour where the segment ended, so its frames
     equal an uninterrupted run's (starting the shot's state afresh would not)."""
@@ -219,3 +217,19 @@ def test_subtitles_are_copied_where_the_container_takes_them(tmp_path, tiny_chec
     # MP4 cannot hold SRT: the run says so instead of failing or dropping it silently.
     summary = colorize_film(FilmOptions(source=source, output=tmp_path / "out.mp4", **common))
     assert any("srt" in note and "left out" in note for note in summary.notes)
+
+
+def test_an_unplaced_keyframe_is_found_and_adaptation_is_reported(tmp_path, tiny_checkpoint):
+    """The reference is frame 4 of a pan, with no `keyframe:`: the run says it found it there.
+    With --adapt, each reference set's fine-tuning is reported with its time and loss."""
+    frames = panning_frames(8, size=(72, 96), seed=6, step=2)
+    write_frames(tmp_path / "pan.mkv", [grey_of(frame) for frame in frames], codec="ffv1")
+    write_image(tmp_path / "key.png", frames[4])
+    refs = tmp_path / "shots.yaml"
+    refs.write_text("shots:\n  - start: 0\n    ref: key.png\n")
+    command = film_command(tmp_path / "pan.mkv", refs, tmp_path / "out.mkv", tiny_checkpoint)
+    result = subprocess.run([*command, "--adapt", "2"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"{refs}, line 2: key.png matches frame 4" in result.stderr
+    assert "adapted to reference set 1: 2 steps in" in result.stderr
+    assert "8 propagate" in result.stdout
