@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from model.adapt import Adapted, adapt
-from model.color import rgb_to_lab
+from model.color import gray_to_lightness, rgb_to_lab
 from model.colorizer import Colorizer, image_to_tensor, resize, scaled_size, upsample
 from model.correspondence import Matcher, ReferenceGuide, guided_filter
 from model.network import FoldedEmbedding
@@ -43,6 +43,9 @@ CONFIDENCE_LOW, CONFIDENCE_HIGH = 0.5, 0.75
 GUIDED_RADIUS, GUIDED_EPS = 4, 1e-3
 # Propagation and stabilisation follow the flow at the frame's own size, up to this short side.
 PROPAGATION_SHORT_SIDE = 720
+# A keyframe's grey for the flow: BT.601 luma weights (BT.709's differ by up to 0.13 in a
+# weight; the luminance check allows 12 of 255).
+KEYFRAME_LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass
@@ -105,7 +108,13 @@ class ColourPredictor:
         if min(rgb.shape[-2:]) > PROPAGATION_SHORT_SIDE:
             rgb = resize(rgb, scaled_size(*rgb.shape[-2:], PROPAGATION_SHORT_SIDE))
         lab = rgb_to_lab(rgb)[0]
-        return Keyframe(lab_grey(lab[0]), lab[1:].permute(1, 2, 0).numpy().copy())
+        # The flow compares it with black-and-white frames, so it must look as they do: the
+        # grey of its luma (what a transfer records), not its CIE lightness, which differs by
+        # more than the luminance check's tolerance on saturated colours.
+        red, green, blue = rgb[0]
+        luma = KEYFRAME_LUMA[0] * red + KEYFRAME_LUMA[1] * green + KEYFRAME_LUMA[2] * blue
+        grey = lab_grey(gray_to_lightness(luma[None])[0])
+        return Keyframe(grey, lab[1:].permute(1, 2, 0).numpy().copy())
 
     def track(self, guide: Guide, frames: tuple[int | None, ...] = ()) -> ShotTrack:
         """A fresh frame-to-frame track for one refs entry; `frames` are the film frames its
