@@ -181,7 +181,6 @@ class ShotTrack:
             chained = (motion.flow.warp(chain[0]), motion.flow.warp(chain[1]))
             reached = lands_inside(chained, grey.shape) & motion.flow.inside
             maps = self.pick(keyframe.grey, grey, direct, chained, reached)
-
             inside = lands_inside(maps, grey.shape)
             # What the chain does not reach came into view since it started: the direct
             # flow's colour is sure there only where it passes the check.
