@@ -26,6 +26,12 @@ def sampling_maps(displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grid_x + displacement[..., 0], grid_y + displacement[..., 1]
 
 
+def lands_inside(map_x: np.ndarray, map_y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Where sampling maps point inside a picture of `shape` (height, width)."""
+    height, width = shape
+    return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+
+
 def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -71,6 +77,4 @@ class FlowEstimator:
         loop = backward + returned
         scale = (backward**2).sum(-1) + (returned**2).sum(-1)
         consistent = (loop**2).sum(-1) < LOOP_SHARE * scale + LOOP_SLACK
-        height, width = target.shape
-        inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
-        return Flow(map_x, map_y, consistent, inside)
+        return Flow(map_x, map_y, consistent, lands_inside(map_x, map_y, source.shape))

@@ -30,6 +30,7 @@ from model.colorizer import Colorizer, image_to_tensor, resize, scaled_size, ups
 from model.correspondence import Matcher, ReferenceGuide, guided_filter
 from model.network import FoldedEmbedding
 from remaster.flow import FlowEstimator
+from remaster.planes import BT601
 from remaster.propagation import STEADY, Keyframe, ShotTrack
 
 METHODS = ("auto", "embed", "exemplar", "propagate")
@@ -45,7 +46,7 @@ GUIDED_RADIUS, GUIDED_EPS = 4, 1e-3
 PROPAGATION_SHORT_SIDE = 720
 # A keyframe's grey for the flow: BT.601 luma weights (BT.709's differ by up to 0.13 in a
 # weight; the luminance check allows 12 of 255).
-KEYFRAME_LUMA = (0.299, 0.587, 0.114)
+KEYFRAME_LUMA = BT601
 
 
 @dataclass
@@ -112,7 +113,8 @@ class ColourPredictor:
         # grey of its luma (what a transfer records), not its CIE lightness, which differs by
         # more than the luminance check's tolerance on saturated colours.
         red, green, blue = rgb[0]
-        luma = KEYFRAME_LUMA[0] * red + KEYFRAME_LUMA[1] * green + KEYFRAME_LUMA[2] * blue
+        kr, kb = KEYFRAME_LUMA
+        luma = kr * red + (1 - kr - kb) * green + kb * blue
         grey = lab_grey(gray_to_lightness(luma[None])[0])
         return Keyframe(grey, lab[1:].permute(1, 2, 0).numpy().copy())
 

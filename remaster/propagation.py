@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from remaster.flow import Flow, FlowEstimator, remap
+from remaster.flow import Flow, FlowEstimator, lands_inside, remap
 
 # A flow vector is trusted where it passes the forward-backward check (remaster/flow.py) and
 # the two luminances it joins differ by less than LUMA_AGREEMENT (of 255).
@@ -96,12 +96,6 @@ def resized(keyframe: Keyframe, shape: tuple[int, int]) -> Keyframe:
     )
 
 
-def lands_inside(maps: tuple[np.ndarray, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    height, width = shape
-    map_x, map_y = maps
-    return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
-
-
 def agreement(flow: Flow, source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Where the flow is consistent, inside, and joins luminances that agree."""
     close = np.abs(flow.warp(source).astype(np.float32) - target) < LUMA_AGREEMENT
@@ -155,18 +149,24 @@ class ShotTrack:
         height, width = grey.shape
         total_ab = np.zeros((height, width, 2), np.float32)
         total_trust = np.zeros((height, width), np.float32)
-        for position, (keyframe, weight) in enumerate(self.weighted(index)):
+        for position, (_, weight) in enumerate(self.weighted(index)):
             if weight == 0:
                 continue
-            carried = self.carry_one(position, resized(keyframe, grey.shape), index, grey, motion)
+            carried = self.carry_one(position, index, grey, motion)
             total_ab += (weight * carried.trust)[..., None] * carried.ab
             total_trust += weight * carried.trust
         ab = total_ab / np.maximum(total_trust, 1e-6)[..., None]
         return Carried(ab, np.clip(total_trust, 0, 1))
 
-    def carry_one(
-        self, position: int, keyframe: Keyframe, index: int, grey: np.ndarray, motion
-    ) -> Carried:
+    def sized(self, position: int, shape: tuple[int, int]) -> Keyframe:
+        """Keyframe `position` at the frames' size, resized once per track, not per frame."""
+        keyframe = self.keyframes[position]
+        if keyframe.grey.shape != shape:
+            keyframe = self.keyframes[position] = resized(keyframe, shape)
+        return keyframe
+
+    def carry_one(self, position: int, index: int, grey: np.ndarray, motion) -> Carried:
+        keyframe = self.sized(position, grey.shape)
         flow = self.flows.between(keyframe.grey, grey)
         direct = (flow.map_x, flow.map_y)
         agrees = agreement(flow, keyframe.grey, grey)
@@ -174,14 +174,14 @@ class ShotTrack:
         if share > self.found[position][0]:
             self.found[position] = (share, index)
         chain = self.chains[position]
-        inside = lands_inside(direct, grey.shape)
+        inside = lands_inside(*direct, grey.shape)
         if index == keyframe.frame:
             maps, trusted, chain = direct, inside, direct  # the chain starts on its keyframe
         elif chain is not None and motion is not None:
             chained = (motion.flow.warp(chain[0]), motion.flow.warp(chain[1]))
-            reached = lands_inside(chained, grey.shape) & motion.flow.inside
+            reached = lands_inside(*chained, grey.shape) & motion.flow.inside
             maps = self.pick(keyframe.grey, grey, direct, chained, reached)
-            inside = lands_inside(maps, grey.shape)
+            inside = lands_inside(*maps, grey.shape)
             # What the chain does not reach came into view since it started: the direct
             # flow's colour is sure there only where it passes the check.
             trusted = inside & (reached | agrees)
