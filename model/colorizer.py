@@ -163,14 +163,24 @@ class Colorizer:
         working = lightness.to(self.device, torch.float32, non_blocking=True)
         return resize(working, scaled_size(height, width, self.working_short_side))
 
+    @property
+    def reads_hints(self) -> bool:
+        """Whether the network is the learned fusion, which reads the matcher's result."""
+        return self.network.config.hint_channels > 0
+
     @torch.inference_mode()
-    def decode_working(self, working: Tensor, style: FoldedEmbedding) -> Tensor:
-        """(B, 1, h, w) L at the working size -> (B, 2, h, w) ab from the network, float32."""
+    def decode_working(
+        self, working: Tensor, style: FoldedEmbedding, hints: Tensor | None = None
+    ) -> Tensor:
+        """(B, 1, h, w) L at the working size -> (B, 2, h, w) ab from the network, float32.
+        `hints` (B, 3, h, w): the matcher's result, for the learned fusion (model/fusion.py)."""
         work_h, work_w = working.shape[-2:]
         pad_h = -work_h % self.size_multiple
         pad_w = -work_w % self.size_multiple
         # Replicate, not zeros: a black border would read as content and tint the edges.
         working = F.pad(working, (0, pad_w, 0, pad_h), mode="replicate")
+        if hints is not None:
+            hints = F.pad(hints.to(self.device), (0, pad_w, 0, pad_h), mode="replicate")
         with self._autocast():
-            ab = self.network.decode(working, style)
+            ab = self.network.decode(working, style, hints)
         return ab[..., :work_h, :work_w].float()

@@ -48,6 +48,8 @@ class ModelConfig:
     then fixed at 16, 24, 40, 112).
     residual_to_reference_mean: predict ab as a residual around the reference's mean ab, so an
     untrained or unsure network falls back to the reference's global colour instead of grey.
+    hint_channels: 0, or 3 for a network that also reads the exemplar matcher's result (matched
+    ab and its confidence, model/fusion.py) and learns where to trust it: the learned fusion.
     """
 
     preset: str
@@ -63,6 +65,7 @@ class ModelConfig:
     head_channels: int = 64
     residual_to_reference_mean: bool = False
     demodulation_eps: float = 1e-8
+    hint_channels: int = 0
     io: IOContract = field(default_factory=IOContract)
 
     def __post_init__(self) -> None:
@@ -81,6 +84,8 @@ class ModelConfig:
             )
         if len(self.content_channels) != 5:
             raise ValueError("content_channels needs 5 entries (input block + 4 down blocks)")
+        if self.hint_channels not in (0, 3):
+            raise ValueError("hint_channels is 0 (no hints) or 3 (matched ab and confidence)")
         if not len(self.decoder_channels) == len(self.modulated_kernels) == 4:
             raise ValueError("decoder_channels and modulated_kernels need 4 entries each")
 

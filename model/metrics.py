@@ -132,10 +132,15 @@ def colour_with_ab(lightness: Tensor, ab: Tensor) -> Tensor:
 
 @torch.no_grad()
 def evaluate(
-    network: Color2Embed, truths: Tensor, references: Tensor, batch_size: int = 8
+    network: Color2Embed,
+    truths: Tensor,
+    references: Tensor,
+    batch_size: int = 8,
+    hints: Tensor | None = None,
 ) -> dict[str, dict[str, float]]:
     """Mean Delta-E and PSNR over (truth, reference) pairs for the network and two baselines:
-    "grey" (ab = 0) and "reference mean" (the reference's mean ab everywhere)."""
+    "grey" (ab = 0) and "reference mean" (the reference's mean ab everywhere). A network that
+    reads the matcher's result gets each pair's `hints` (model/fusion.py)."""
     network.eval()
     device = next(network.parameters()).device
     scores: dict[str, dict[str, list[Tensor]]] = {}
@@ -144,8 +149,9 @@ def evaluate(
         reference = references[start : start + batch_size].to(device)
         lightness = rgb_to_lab(truth)[:, :1]
         mean_ab = rgb_to_lab(reference)[:, 1:].mean(dim=(2, 3), keepdim=True)
+        hint = None if hints is None else hints[start : start + batch_size].to(device)
         outputs = {
-            "model": colour_with_ab(lightness, network(lightness, reference)),
+            "model": colour_with_ab(lightness, network(lightness, reference, hint)),
             "grey": colour_with_ab(lightness, torch.zeros_like(mean_ab)),
             "reference mean": colour_with_ab(lightness, mean_ab),
         }

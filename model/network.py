@@ -152,6 +152,30 @@ class PretrainedContentEncoder(nn.Module):
         return [self.input_block(normalised_lightness), *self.backbone.features(grey, self.TAPS)]
 
 
+class HintInjection(nn.Module):
+    """The exemplar matcher's result added to the content features at every scale, through
+    one 3x3 convolution per scale. The convolutions start at zero, so a network given hints
+    starts as the same network without them; training teaches it where the match is right.
+    No bias: all-zero hints (no match anywhere) leave the features exactly as they are."""
+
+    def __init__(self, channels: tuple[int, ...], hint_channels: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(hint_channels, width, 3, padding=1, bias=False) for width in channels
+        )
+        for conv in self.convs:
+            nn.init.zeros_(conv.weight)
+
+    def forward(self, features: list[Tensor], hints: Tensor) -> list[Tensor]:
+        injected = []
+        for level, conv in zip(features, self.convs, strict=True):
+            scaled = F.interpolate(
+                hints.to(level.dtype), size=level.shape[-2:], mode="bilinear", antialias=True
+            )
+            injected.append(level + conv(scaled))
+        return injected
+
+
 class UpBlock(nn.Module):
     """G_i then F_i (Eq. 3): bilinear x2, concatenate the skip, conv, then the PFFB."""
 
@@ -225,6 +249,11 @@ class Color2Embed(nn.Module):
         else:
             self.content_encoder = ContentEncoder(config.content_channels)
         self.decoder = Decoder(config)
+        self.hints = (
+            HintInjection(config.content_channels, config.hint_channels)
+            if config.hint_channels
+            else None
+        )
         io = config.io
         self.register_buffer("ref_mean", torch.tensor(io.reference_mean).view(1, 3, 1, 1), False)
         self.register_buffer("ref_std", torch.tensor(io.reference_std).view(1, 3, 1, 1), False)
@@ -248,11 +277,18 @@ class Color2Embed(nn.Module):
         weights = [block.modulated.fold(embedding.z) for block in self.decoder.blocks]
         return FoldedEmbedding(weights=weights, mean_ab=embedding.mean_ab)
 
-    def decode(self, lightness: Tensor, style: ColorEmbedding | FoldedEmbedding) -> Tensor:
+    def decode(
+        self,
+        lightness: Tensor,
+        style: ColorEmbedding | FoldedEmbedding,
+        hints: Tensor | None = None,
+    ) -> Tensor:
         """(B, 1, H, W) L in [0, 100], H and W multiples of 16 -> (B, 2, H, W) ab in Lab units.
 
         `style` is per sample (ColorEmbedding of batch B, as in training) or folded
-        (FoldedEmbedding, shared by every frame of the batch).
+        (FoldedEmbedding, shared by every frame of the batch). `hints` (B, 3, h, w), for a
+        network built with hint_channels, is the matcher's result (model/fusion.py); without
+        them such a network colours as if nothing matched.
         """
         multiple = self.config.io.size_multiple
         if lightness.shape[-1] % multiple or lightness.shape[-2] % multiple:
@@ -261,6 +297,8 @@ class Color2Embed(nn.Module):
             )
         io = self.config.io
         features = self.content_encoder(lightness / io.l_scale - 1)
+        if self.hints is not None and hints is not None:
+            features = self.hints(features, hints)
         if isinstance(style, FoldedEmbedding):
             ab = self.decoder(features, weights=style.weights)
         else:
@@ -270,9 +308,11 @@ class Color2Embed(nn.Module):
             ab = (ab + style.mean_ab.view(-1, 2, 1, 1) / io.ab_scale).clamp(-1, 1)
         return ab * io.ab_scale
 
-    def forward(self, lightness: Tensor, reference_rgb: Tensor) -> Tensor:
+    def forward(
+        self, lightness: Tensor, reference_rgb: Tensor, hints: Tensor | None = None
+    ) -> Tensor:
         """Training path: each sample with its own reference. Returns ab in Lab units."""
-        return self.decode(lightness, self.embed(reference_rgb))
+        return self.decode(lightness, self.embed(reference_rgb), hints)
 
 
 def build_network(config: ModelConfig, pretrained_vgg: str | Path | None = None) -> Color2Embed:

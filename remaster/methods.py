@@ -28,6 +28,7 @@ from model.adapt import Adapted, adapt
 from model.color import gray_to_lightness, rgb_to_lab
 from model.colorizer import Colorizer, image_to_tensor, resize, scaled_size, upsample
 from model.correspondence import Matcher, ReferenceGuide, guided_filter
+from model.fusion import hint_tensor
 from model.network import FoldedEmbedding
 from remaster.flow import FlowEstimator
 from remaster.planes import BT601
@@ -141,14 +142,12 @@ class ColourPredictor:
         then chains from frame to frame and colour is stabilised. Without one, each frame
         stands alone (stills)."""
         working = self.colorizer.working_lightness(lightness)
-        ab = guide.colorizer.decode_working(working, guide.style)
-        sources = ["embed"] * len(ab)  # what coloured most of each frame, for the summary
-        if self.method != "embed":
-            ab, matched = self.exemplar(working, ab, guide)
+        if self.method == "embed":
+            ab = guide.colorizer.decode_working(working, guide.style)
+            sources = ["embed"] * len(ab)  # what coloured most of each frame, for the summary
+        else:
+            ab, matched = self.exemplar(working, guide)
             sources = ["exemplar" if share >= 0.5 else "embed" for share in matched]
-            # Matched colour is blotchy and bleeds over edges: smooth it along the picture's own
-            # edges. Colour carried along the flow is already in place and stays sharp.
-            ab = guided_filter(working / 100, ab, GUIDED_RADIUS, GUIDED_EPS)
         if self.method in ("propagate", "auto") or track is not None:
             ab = self.follow(lightness, ab, guide, track, indices, sources)
         self.counts.update(sources)
@@ -187,18 +186,27 @@ class ColourPredictor:
             frames_ab[k] = frame_track.stabilise(frames_ab[k], motion)
         return torch.from_numpy(frames_ab.transpose(0, 3, 1, 2).copy())
 
-    def exemplar(
-        self, working: Tensor, embedded: Tensor, guide: Guide
-    ) -> tuple[Tensor, list[float]]:
-        """The matched colours blended over `embedded` by confidence; and each frame's share
-        of matched colour."""
+    def exemplar(self, working: Tensor, guide: Guide) -> tuple[Tensor, list[float]]:
+        """Matched colours fused with Color2Embed's; and each frame's share of matched colour.
+
+        The learned fusion (a network that reads hints) is given the match and decides where to
+        trust it. Otherwise the matched colours are blended over Color2Embed's by a ramp of
+        the confidence, then smoothed along the picture's own edges, since matched colour is
+        blotchy and bleeds over edges (colour carried along the flow later stays sharp)."""
         matched, confidence = self.matcher.match(working, guide.matching)
         size = working.shape[-2:]
-        matched = F.interpolate(matched, size=size, mode="bilinear", align_corners=False)
         weight = ((confidence - CONFIDENCE_LOW) / (CONFIDENCE_HIGH - CONFIDENCE_LOW)).clamp(0, 1)
         weight = F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
+        shares = weight.mean(dim=(1, 2, 3)).tolist()
+        colorizer = guide.colorizer
+        if colorizer.reads_hints:
+            ab_scale = colorizer.network.config.io.ab_scale
+            hints = hint_tensor(matched, confidence, size, ab_scale)
+            return colorizer.decode_working(working, guide.style, hints), shares
+        embedded = colorizer.decode_working(working, guide.style)
+        matched = F.interpolate(matched, size=size, mode="bilinear", align_corners=False)
         blended = weight * matched + (1 - weight) * embedded
-        return blended, weight.mean(dim=(1, 2, 3)).tolist()
+        return guided_filter(working / 100, blended, GUIDED_RADIUS, GUIDED_EPS), shares
 
     def summary(self) -> str:
         parts = [f"{count} {name}" for name, count in sorted(self.counts.items()) if count > 0]

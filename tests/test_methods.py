@@ -86,3 +86,32 @@ def test_exemplar_puts_colours_where_the_reference_shows_them(colorizer):
 def test_an_unknown_method_is_refused(colorizer):
     with pytest.raises(ValueError, match="unknown method"):
         ColourPredictor(colorizer, "magic")
+
+
+def test_a_learned_fusion_network_is_given_the_match_instead_of_the_blend(colorizer):
+    """With a network that reads hints, `exemplar` hands it the match: with its hint layers
+    still at zero it colours exactly as `embed` does (no blend, no smoothing), and the hints
+    change the colour once those layers are trained."""
+    import dataclasses
+
+    from model.network import Color2Embed
+
+    config = dataclasses.replace(colorizer.network.config, hint_channels=3)
+    network = Color2Embed(config)
+    network.load_state_dict(colorizer.network.state_dict(), strict=False)
+    fused = Colorizer(network, "cpu")
+    photo = photo_like(96, 128, seed=3)
+    lightness = lab_of(photo)[:, :1]
+    reference = np.ascontiguousarray(photo[:, ::-1])
+
+    def colour(method: str) -> torch.Tensor:
+        predictor = ColourPredictor(fused, method)
+        return predictor.predict(lightness, predictor.guide(reference))
+
+    embedded = colour("embed")
+    assert torch.allclose(colour("exemplar"), embedded, atol=1e-5)
+    blended = ColourPredictor(colorizer, "exemplar")
+    assert not torch.allclose(blended.predict(lightness, blended.guide(reference)), embedded)
+    for conv in network.hints.convs:
+        torch.nn.init.normal_(conv.weight, std=0.5)
+    assert (colour("exemplar") - embedded).abs().max() > 1

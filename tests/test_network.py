@@ -127,3 +127,28 @@ def test_weights_pickle_with_code_is_refused(tmp_path):
 def test_config_json_round_trip():
     for config in (PAPER, SMALL, LITE, TINY):
         assert ModelConfig.from_json(config.to_json()) == config
+
+
+def test_a_network_given_hints_starts_as_the_one_without_and_ignores_no_hints():
+    """The learned fusion's hint layers start at zero (training begins from the plain network)
+    and have no bias, so all-zero hints (no match anywhere) change nothing even once trained."""
+    plain = make_network()
+    fused = Color2Embed(dataclasses.replace(TINY, hint_channels=3)).eval()
+    missing, unexpected = fused.load_state_dict(plain.state_dict(), strict=False)
+    assert unexpected == [] and all(key.startswith("hints.") for key in missing)
+    lightness = torch.rand(2, 1, 32, 48) * 100
+    hints = torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        style = plain.fold(plain.embed(torch.rand(1, 3, 64, 64)))
+        before = plain.decode(lightness, style)
+        assert torch.equal(fused.decode(lightness, style, hints), before)
+        for conv in fused.hints.convs:
+            torch.nn.init.normal_(conv.weight, std=0.5)
+        assert (fused.decode(lightness, style, hints) - before).abs().max() > 1
+        assert torch.allclose(fused.decode(lightness, style, torch.zeros_like(hints)), before)
+        assert torch.equal(fused.decode(lightness, style), before)
+
+
+def test_hint_channels_other_than_0_or_3_are_refused():
+    with pytest.raises(ValueError, match="hint_channels"):
+        dataclasses.replace(TINY, hint_channels=2)

@@ -121,3 +121,45 @@ def test_two_processes_with_gloo_end_with_identical_replicas(photos, tmp_path):
     network, _ = load_checkpoint(tmp_path / "ddp" / "last.safetensors")
     assert parameter_hash(network) == summary["replica_hashes"][0]
     assert torch.isfinite(next(network.parameters())).all()
+
+
+def test_the_learned_fusion_trains_from_a_checkpoint_with_the_matchers_hints(photos, tmp_path):
+    """init_from + hint_channels 3: the trained network's weights carry over, the hint layers
+    start at zero and learn from the matcher's hints (the real ImageNet VGG-16)."""
+    train(config(photos, tmp_path / "plain", steps=2, val_every=2, checkpoint_every=2))
+    start = tmp_path / "plain" / "last.safetensors"
+    fusion = config(
+        photos,
+        tmp_path / "fusion",
+        model_overrides={"hint_channels": 3},
+        init_from=str(start),
+        steps=2,
+        val_every=2,
+        checkpoint_every=2,
+        hints={"drop": 0.0, "swap": 0.5},
+    )
+    train(fusion)
+    trained, metadata = load_checkpoint(tmp_path / "fusion" / "last.safetensors")
+    assert metadata["config"].hint_channels == 3
+    assert all(conv.weight.abs().max() > 0 for conv in trained.hints.convs)
+    plain, _ = load_checkpoint(start)
+    assert trained.config.content_channels == plain.config.content_channels  # TINY, not lite
+    # Before its first step the fusion scores as the network it started from.
+    fused_val, plain_val = (
+        [json.loads(line) for line in (tmp_path / run / "val.jsonl").read_text().splitlines()]
+        for run in ("fusion", "plain")
+    )
+    assert fused_val[0]["model"] == pytest.approx(plain_val[-1]["model"], abs=1e-3)
+
+
+def test_a_checkpoint_that_does_not_fit_the_fusion_is_refused(photos, tmp_path):
+    train(config(photos, tmp_path / "plain", steps=1, val_every=1, checkpoint_every=1))
+    wrong = config(
+        photos,
+        tmp_path / "fusion",
+        model_overrides={"hint_channels": 3, "z_dim": 32},
+        init_from=str(tmp_path / "plain" / "last.safetensors"),
+        steps=1,
+    )
+    with pytest.raises((ValueError, RuntimeError)):
+        train(wrong)
