@@ -1,8 +1,8 @@
 """Finding the cuts of a black-and-white film: hard cuts and fades, on luminance alone.
 
     detector = cut_detector("scenedetect", rate)
-    for index, grey in enumerate(frames):      # (H, W) uint8 luma, reduced in size
-        detector.feed(index, grey)
+    for picture in decode(film):
+        detector.feed(picture.index, analysis_grey(picture.y, full_range))
     cuts = detector.finish()                   # first frame of each shot after the first
 
 PySceneDetect, the tool editors know, does the work: its AdaptiveDetector in luma-only mode
@@ -36,18 +36,29 @@ FADE_LEVEL = 12
 # only the people move: 5.5-10); at 4-5 the benchmark's cuts are all found with no false ones,
 # at 3 and 6 F1 drops to 0.99 (benchmarks/cuts.py, clips 0-2; 3-5 held out).
 MIN_CHANGE = 5.0
+# A frame that differs from the one before by less than this (mean absolute luma, 0-255) is a
+# repeat of it.
+REPEATED = 0.5
 # Our own detector: a cut where DIS flow from the frame before is consistent on less than this
 # share of the frame (remaster eval's rule).
 FLOW_SHARE = 0.35
 
 
-def analysis_grey(luma: np.ndarray) -> np.ndarray:
-    """A frame's luma plane at the analysis width (aspect kept)."""
+def analysis_grey(luma: np.ndarray, full_range: bool) -> np.ndarray:
+    """A frame's 8-bit luma plane as the grey it shows (0-255, black at 0 whatever the range,
+    so a fade's level means the same in every file), at the analysis width (aspect kept)."""
     height, width = luma.shape
-    if width <= ANALYSIS_WIDTH:
+    if width > ANALYSIS_WIDTH:
+        size = (ANALYSIS_WIDTH, max(1, round(height * ANALYSIS_WIDTH / width)))
+        luma = cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
+    if full_range:
         return luma
-    size = (ANALYSIS_WIDTH, max(1, round(height * ANALYSIS_WIDTH / width)))
-    return cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
+    # Limited range: black is code 16 and white 235.
+    return cv2.convertScaleAbs(luma, alpha=255 / 219, beta=-16 * 255 / 219)
+
+
+def mean_change(before: np.ndarray, after: np.ndarray) -> float:
+    return float(cv2.absdiff(before, after).mean())
 
 
 @dataclass
@@ -58,8 +69,17 @@ class SceneDetectCuts:
     detectors: list = field(default_factory=list)
     found: set[int] = field(default_factory=set)
     last: int = -1
+    previous: np.ndarray | None = None
 
     def feed(self, index: int, grey: np.ndarray) -> None:
+        # A repeated frame (a frame-rate conversion's: 20 to 29.97 frames/s repeats every
+        # third) changes nothing; fed in, its zero change makes the next frame's ordinary
+        # change look large against its neighbours', and the adaptive detector cuts a
+        # handheld shot into pieces. It cannot be a cut, so the detectors never see it.
+        if self.previous is not None and mean_change(self.previous, grey) < REPEATED:
+            self.last = index
+            return
+        self.previous = grey
         # The detectors read BGR; a grey frame's three channels are its luma (and luma_only
         # makes them look at the HSV value channel alone, which for grey is the luma).
         bgr = np.repeat(grey[..., None], 3, axis=2)
