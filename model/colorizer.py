@@ -120,11 +120,14 @@ class Colorizer:
         return contextlib.nullcontext()
 
     @torch.inference_mode()
-    def embed(self, *references: np.ndarray | Tensor) -> FoldedEmbedding:
+    def embed(
+        self, *references: np.ndarray | Tensor, weights: tuple[float, ...] = ()
+    ) -> FoldedEmbedding:
         """One or more reference images -> the folded style of a shot.
 
         Each reference is an RGB array (H, W, 3) or tensor (1, 3, H, W) in [0, 1]; several
-        references are averaged in embedding space, as one colour palette for the shot. They go
+        references are averaged in embedding space, as one colour palette for the shot,
+        weighted by `weights` (one per reference, summing to 1) where given. They go
         through the colour encoder as one batch, at the first one's working size (the encoder
         pools globally, so a small change of aspect ratio hardly matters).
         """
@@ -144,7 +147,8 @@ class Colorizer:
         with self._autocast():
             embeddings = self.network.embed(torch.cat(batch))
         self.embed_calls += 1
-        embedding = ColorEmbedding(embeddings.z.float(), embeddings.mean_ab.float()).mean()
+        share = torch.tensor(weights) if weights else None
+        embedding = ColorEmbedding(embeddings.z.float(), embeddings.mean_ab.float()).mean(share)
         return self.network.fold(embedding)
 
     @torch.inference_mode()

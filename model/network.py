@@ -27,10 +27,15 @@ class ColorEmbedding:
     z: Tensor
     mean_ab: Tensor
 
-    def mean(self) -> ColorEmbedding:
-        """One embedding (batch 1) for several references of one shot: the mean of theirs."""
+    def mean(self, weights: Tensor | None = None) -> ColorEmbedding:
+        """One embedding (batch 1) for several references of one shot: the mean of theirs,
+        weighted by `weights` (B, summing to 1) where given."""
+        if weights is None:
+            weights = torch.full((len(self.z),), 1 / len(self.z), device=self.z.device)
+        weights = weights.to(self.z.device, self.z.dtype)[:, None]
         return ColorEmbedding(
-            z=self.z.mean(dim=0, keepdim=True), mean_ab=self.mean_ab.mean(dim=0, keepdim=True)
+            z=(weights * self.z).sum(dim=0, keepdim=True),
+            mean_ab=(weights * self.mean_ab).sum(dim=0, keepdim=True),
         )
 
 

@@ -71,6 +71,14 @@ def working_size_option(function):
     )(function)
 
 
+def parse_fps(context, parameter, value: str | None):
+    if value is None:
+        return None
+    from remaster.sequences import parse_rate
+
+    return parse_rate(value)
+
+
 @cli.command()
 @click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
@@ -103,7 +111,7 @@ def image(
 
 
 @cli.command()
-@click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "--refs",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -117,8 +125,9 @@ def image(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Output file (.mp4, .mov, .mkv). Default: SOURCE-remastered.EXT beside it.",
+    type=click.Path(path_type=Path),
+    help="Output file (.mp4, .mov, .mkv), or an image sequence: a pattern such as "
+    "colour_%06d.png (.png, .tif, .dpx) or a folder. Default: SOURCE-remastered.EXT beside it.",
 )
 @weights_option
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
@@ -165,6 +174,23 @@ def image(
     metavar="STEPS",
     help="Fine-tune a copy of the network on each reference set for STEPS steps before "
     "colouring its frames (about 1 s a step on a CPU); 0: off.",
+)
+@click.option(
+    "--cuts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Cut list (.csv from PySceneDetect, .edl CMX 3600, .otio OpenTimelineIO): refs entries "
+    "are split into its shots, and colour is never carried across a cut.",
+)
+@click.option(
+    "--fps",
+    callback=parse_fps,
+    help="Frames per second of an image sequence (SOURCE a folder or a pattern such as "
+    "scan_%06d.dpx), e.g. 24 or 24000/1001; a sequence carries none.",
+)
+@click.option(
+    "--audio",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Sound file whose audio streams go into the video output, instead of the source's.",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same job.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -235,6 +261,109 @@ def evaluate_command(
     if plot_path:
         plot_report(report, plot_path)
         click.echo(f"wrote {plot_path}")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The refs file to write (.yaml): one entry per shot.",
+)
+@click.option(
+    "--keyframes",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the keyframe PNGs to paint. Default: OUTPUT-keyframes/ beside OUTPUT.",
+)
+@click.option(
+    "--sheet",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Contact sheet of all the shots (.png). Default: OUTPUT-sheet.png beside OUTPUT.",
+)
+@click.option(
+    "--cut-list",
+    type=click.Path(path_type=Path, dir_okay=False),
+    multiple=True,
+    help="Also write the cuts for an editing tool: .csv (PySceneDetect's scene list), .edl "
+    "(CMX 3600) or .otio (OpenTimelineIO); may be given several times.",
+)
+def shots(source: Path, output: Path, keyframes: Path | None, sheet: Path | None, cut_list) -> None:
+    """Find the shots of SOURCE (hard cuts and fades, on luminance), export one keyframe per
+    shot for a colorist to paint, and write the refs file that colours each shot from it."""
+    from remaster.shot_list import write_shot_list
+
+    keyframes = keyframes or output.with_name(f"{output.stem}-keyframes")
+    sheet = sheet or output.with_name(f"{output.stem}-sheet.png")
+    listing = write_shot_list(source, output, keyframes, sheet, list(cut_list))
+    click.echo(
+        f"{len(listing.shots)} shots in {listing.frames} frames "
+        f"({listing.frames_per_second:.0f} frames/s analysed); wrote {output}, "
+        f"{len(listing.shots)} keyframes in {keyframes}/ and {sheet}"
+        + "".join(f", {path}" for path in cut_list)
+    )
+
+
+def job_options(function):
+    """What names a job's input: the film, its references, a cut list, a sequence's rate."""
+    for option in reversed(
+        [
+            click.argument("source", type=click.Path(path_type=Path)),
+            click.option("--refs", type=click.Path(path_type=Path, dir_okay=False)),
+            click.option("--ref", type=click.Path(path_type=Path, dir_okay=False)),
+            click.option(
+                "--cuts",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="Cut list (.csv, .edl, .otio) splitting the entries into shots.",
+            ),
+            click.option("--fps", callback=parse_fps, help="Frames per second of a sequence."),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+@cli.command()
+@job_options
+def check(source: Path, refs, ref, cuts, fps) -> None:
+    """Check a job without running the model: the film's streams and frames, every
+    reference, keyframe and range. Prints the shot table."""
+    from remaster.check import check_job
+
+    job = check_job(source, refs, ref, cuts, fps)
+    click.echo(job.headline())
+    for line in job.table():
+        click.echo(line)
+    for warning in job.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo("ok: nothing found that would stop a run")
+
+
+@cli.command()
+@job_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The review sheet (.png): grey | reference | result, a row per shot.",
+)
+@weights_option
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@working_size_option
+@method_option
+def preview(source: Path, output: Path, **settings) -> None:
+    """Colour one frame per shot (its keyframe, else its middle frame) and write a review
+    sheet, to check the references before the long run."""
+    from remaster.preview import PreviewOptions, write_preview
+
+    job = write_preview(PreviewOptions(source=source, output=output, **settings))
+    for warning in job.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {output}: {len(job.rows)} shots")
 
 
 def main() -> None:

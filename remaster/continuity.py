@@ -17,6 +17,7 @@ from remaster.propagation import FOUND, ShotTrack
 from remaster.shots import ShotEntry
 
 ENTRY_KEY = "entry_line"  # which refs entry a saved state belongs to
+PART_KEY = "entry_part"  # and which of its shots, where a cut list splits it
 
 
 class Continuity:
@@ -45,22 +46,30 @@ class Continuity:
             # Frames were skipped (finished segments): pick up where the last one ended.
             self.track = self.fresh(entry)
             state = self.saved_state(first // self.segment_frames - 1)
-            if state is not None and int(state[ENTRY_KEY]) == entry.line:
+            if state is not None and self.belongs(state, entry):
                 self.track.restore(state)
         return self.track
 
+    @staticmethod
+    def belongs(state: dict[str, np.ndarray], entry: ShotEntry) -> bool:
+        """A saved state carries on only in its own entry and shot (a state without a part
+        comes from a journal written before parts were saved: its entry was whole)."""
+        part = int(state[PART_KEY]) if PART_KEY in state else 0
+        return int(state[ENTRY_KEY]) == entry.line and part == entry.part
+
     def fresh(self, entry: ShotEntry) -> ShotTrack:
-        return self.predictor.track(self.guides[entry.references], entry.keyframes)
+        return self.predictor.track(self.guides[entry.palette], entry.keyframes)
 
     def colour(self, lightness, batch):
         """ab for one batch (frames of one entry, in order, within one segment)."""
         indices = [item.picture.index for item in batch]
         entry = batch[0].entry
         track = self.track_for(entry, indices[0])
-        ab = self.predictor.predict(lightness, self.guides[entry.references], track, indices)
+        ab = self.predictor.predict(lightness, self.guides[entry.palette], track, indices)
         if (indices[-1] + 1) % self.segment_frames == 0:
             state = {name: np.array(value, copy=True) for name, value in track.state().items()}
             state[ENTRY_KEY] = np.array(entry.line)
+            state[PART_KEY] = np.array(entry.part)
             self.pending[indices[-1] // self.segment_frames] = state
         return ab
 

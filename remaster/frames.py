@@ -14,14 +14,19 @@ import numpy as np
 
 @dataclass
 class Picture:
-    """One decoded frame: planes of 4:2:0 8-bit YUV and its timing, untouched."""
+    """One decoded frame: planes of 4:2:0 YUV and its timing, untouched.
+
+    Planes are uint8 at 8 bits; deeper pictures (10-bit video, 16-bit scans) hold their code
+    values in uint16, unscaled, so the luma passes through at the depth it came in.
+    """
 
     index: int
     pts: int | None
     time_base: Fraction
-    y: np.ndarray  # (H, W) uint8
-    u: np.ndarray  # (H/2, W/2) uint8
+    y: np.ndarray  # (H, W) uint8, or uint16 when bits > 8
+    u: np.ndarray  # (H/2, W/2), as y
     v: np.ndarray
+    bits: int = 8
 
     @property
     def seconds(self) -> float:

@@ -23,8 +23,24 @@ WRITABLE = READABLE
 JPEG_QUALITY = 95
 
 
+# A reference is refused below this short side (too few pixels to say where colours are) and
+# warned about below the next: the colour encoder reads references at a short side of 256.
+SMALLEST_REFERENCE, SMALL_REFERENCE = 32, 128
+# A reference whose pixels (all but the most colourful 1%) have RGB channels within this
+# fraction of full scale of each other is grey: a keyframe not yet painted, say.
+GREY_SPREAD = 6 / 255
+
+
 def read_image(path: Path | str) -> np.ndarray:
     """-> (H, W) grey or (H, W, 3) RGB, uint8 or uint16; alpha dropped, EXIF rotation applied."""
+    image = _decode(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if image.ndim == 3:
+        image = image[..., 2::-1] if image.shape[2] >= 3 else image[..., 0]
+    return np.ascontiguousarray(image)
+
+
+def _decode(path: Path | str, flags: int) -> np.ndarray:
+    """The file's pixels as OpenCV decodes them with `flags`: grey, BGR, or BGRA (unchanged)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -32,14 +48,12 @@ def read_image(path: Path | str) -> np.ndarray:
         raise InputError(f"{path}: unsupported image type {path.suffix!r}; use PNG, JPEG or TIFF")
     # imread wants a path it can encode; decoding from bytes also handles non-ASCII names.
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
         raise InputError(f"{path}: cannot be decoded as an image (corrupt or truncated?)")
     if image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{path}: {image.dtype} pixels are not supported; use 8 or 16 bits")
-    if image.ndim == 3:
-        image = image[..., 2::-1] if image.shape[2] >= 3 else image[..., 0]
-    return np.ascontiguousarray(image)
+    return image
 
 
 def write_image(path: Path | str, image: np.ndarray) -> None:
@@ -67,11 +81,43 @@ def write_image(path: Path | str, image: np.ndarray) -> None:
 
 
 def read_reference(path: Path | str) -> np.ndarray:
-    """A reference image: like read_image, but it must be in colour."""
+    """A reference image: like read_image, but it must be in colour, opaque and not tiny."""
+    # Unchanged: the other flags drop the alpha channel.
+    raw = _decode(path, cv2.IMREAD_UNCHANGED)
+    opaque = 65535 if raw.dtype == np.uint16 else 255
+    if raw.ndim == 3 and raw.shape[2] == 4 and raw[..., 3].min() < opaque:
+        share = float((raw[..., 3] < opaque).mean())
+        raise InputError(
+            f"{path}: {share:.0%} of it is transparent, and the colours hidden there would "
+            "count as the reference's; flatten it (no transparency) and save it again"
+        )
     image = read_image(path)
     if image.ndim != 3:
         raise InputError(f"{path}: is a grey image; a reference must be in colour")
+    if min(image.shape[:2]) < SMALLEST_REFERENCE:
+        raise InputError(
+            f"{path}: is {image.shape[1]}x{image.shape[0]} pixels, too small to show where "
+            f"colours are; use a reference at least {SMALL_REFERENCE} pixels on its short side"
+        )
     return image
+
+
+def reference_warnings(path: Path | str, image: np.ndarray) -> list[str]:
+    """What makes a readable reference a poor one: no colour, or few pixels."""
+    warnings = []
+    scale = 65535 if image.dtype == np.uint16 else 255
+    spread = (image.max(axis=2).astype(np.float32) - image.min(axis=2)) / scale
+    if np.percentile(spread, 99) < GREY_SPREAD:
+        warnings.append(
+            f"{path}: is grey (it carries no colour; a keyframe not yet painted?): the frames "
+            "it colours will stay nearly grey"
+        )
+    if min(image.shape[:2]) < SMALL_REFERENCE:
+        warnings.append(
+            f"{path}: is only {image.shape[1]}x{image.shape[0]} pixels; its colours will be "
+            f"placed roughly (use at least {SMALL_REFERENCE} pixels on the short side)"
+        )
+    return warnings
 
 
 def crop_to_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

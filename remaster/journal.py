@@ -54,7 +54,7 @@ class Journal:
             if saved.get("job") != job:
                 raise OutputError(
                     f"{folder}: holds an interrupted run of a different job (input, references, "
-                    "weights or options changed); run without --resume to start over"
+                    "cut list, weights or options changed); run without --resume to start over"
                 )
             segments = {int(k): v for k, v in saved["segments"].items()}
             segments = {k: v for k, v in segments.items() if (folder / v["file"]).is_file()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +27,9 @@ CODECS = {
     "prores": ("prores_ks", "yuv422p10le", "mov", {"profile": "3"}),  # ProRes 422 HQ
     "ffv1": ("ffv1", "yuv420p", "matroska", {"level": "3", "g": "1"}),  # lossless, intra-only
 }
+# Deeper pictures (10 bits) go to these formats. H.264 stays 8-bit: its 10-bit profile (High 10)
+# plays in few browsers and hardware decoders, and H.264 is the viewing copy, not the master.
+DEEP_FORMATS = {"ffv1": "yuv420p10le", "prores": "yuv422p10le"}
 # Which codecs each output container takes, the first being the default.
 CONTAINER_CODECS = {".mp4": ("h264",), ".mov": ("h264", "prores"), ".mkv": ("h264", "ffv1")}
 
@@ -43,6 +47,8 @@ class VideoInfo:
     color_range: int
     audio_streams: int
     subtitle_streams: int
+    bits: int = 8  # luma depth the frames decode at: 8, or 10 for anything deeper
+    start_timecode: str | None = None  # the first frame's SMPTE timecode, where the file says
 
 
 def _open(path: Path, mode: str = "r", **options):
@@ -84,11 +90,38 @@ def probe(path: Path) -> VideoInfo:
             color_range=int(context.color_range),
             audio_streams=len(container.streams.audio),
             subtitle_streams=len(container.streams.subtitles),
+            bits=8 if _depth(context.format) <= 8 else 10,
+            start_timecode=_start_timecode(container, stream),
         )
 
 
-def decode(path: Path) -> Iterator[Picture]:
-    """Every frame of the first video stream, in presentation order, as 4:2:0 8-bit planes.
+def _start_timecode(container, stream) -> str | None:
+    """The timecode of the first frame: FFmpeg puts a MOV/MP4 `tmcd` track's on the video
+    stream (and the track), MXF's on the container, Matroska's as a TIMECODE tag."""
+    sources = [stream, *container.streams.data, container]
+    for source in sources:
+        for key, value in source.metadata.items():
+            if key.lower() == "timecode" and value.strip():
+                return value.strip()
+    return None
+
+
+def _depth(pixel_format) -> int:
+    if pixel_format is None:
+        return 8
+    return max((component.bits for component in pixel_format.components), default=8)
+
+
+def picture_bits(codec: str, source_bits: int) -> int:
+    """The depth pictures are coloured and written at for `codec`: the source's where the codec
+    takes it, else 8."""
+    return 10 if source_bits > 8 and codec in DEEP_FORMATS else 8
+
+
+def decode(path: Path, bits: int = 8) -> Iterator[Picture]:
+    """Every frame of the first video stream, in presentation order, as 4:2:0 planes of
+    `bits` bits (8: uint8; 10: uint16, each plane converted at its own depth, so 10-bit luma
+    is copied as it is).
 
     Decodes from the start without seeking (seeking is unreliable in some files). A frame the
     decoder rejects raises InputError naming the frame, rather than leaving a silent gap.
@@ -99,9 +132,10 @@ def decode(path: Path) -> Iterator[Picture]:
         time_base = Fraction(stream.time_base)
         frame_ticks = 1 / (Fraction(stream.average_rate or stream.guessed_rate or 25) * time_base)
         index, last_pts = 0, None
+        layout = "yuv420p" if bits == 8 else "yuv420p10le"
         try:
             for frame in container.decode(stream):
-                planes = frame.to_ndarray(format="yuv420p")
+                planes = frame.to_ndarray(format=layout)
                 height, width = frame.height, frame.width
                 chroma = planes[height:].reshape(2, height // 2, width // 2)
                 pts = frame.pts
@@ -115,6 +149,7 @@ def decode(path: Path) -> Iterator[Picture]:
                     y=planes[:height],
                     u=chroma[0],
                     v=chroma[1],
+                    bits=bits,
                 )
                 index += 1
         except av.FFmpegError as error:
@@ -151,9 +186,18 @@ class SegmentWriter:
     """
 
     def __init__(
-        self, path: Path, info: VideoInfo, codec: str, crf: int = 18, preset: str = "medium"
+        self,
+        path: Path,
+        info: VideoInfo,
+        codec: str,
+        crf: int = 18,
+        preset: str = "medium",
+        bits: int = 8,
     ) -> None:
         encoder, self.pixel_format, container_format, options = CODECS[codec]
+        self.layout = "yuv420p" if bits == 8 else "yuv420p10le"
+        if bits > 8:
+            self.pixel_format = DEEP_FORMATS[codec]
         if codec == "h264":
             options = {**options, "crf": str(crf), "preset": preset}
         self.width = info.width
@@ -178,8 +222,8 @@ class SegmentWriter:
             self.offset = picture.pts or 0
             self.time_base = picture.time_base
         planes = np.concatenate([picture.y.ravel(), picture.u.ravel(), picture.v.ravel()])
-        frame = av.VideoFrame.from_ndarray(planes.reshape(-1, self.width), format="yuv420p")
-        if self.pixel_format != "yuv420p":
+        frame = av.VideoFrame.from_ndarray(planes.reshape(-1, self.width), format=self.layout)
+        if self.pixel_format != self.layout:
             frame = frame.reformat(format=self.pixel_format)
         frame.pts = picture.pts - self.offset if picture.pts is not None else None
         frame.time_base = picture.time_base
@@ -235,36 +279,91 @@ def _interleave(sources: list[Iterator]) -> Iterator:
             heapq.heappush(heap, (_timestamp(following), order, following, packets))
 
 
-def mux(segments: list[Segment], source: Path, output: Path) -> list[str]:
+def mux(
+    segments: list[Segment], source: Path | None, output: Path, audio: Path | None = None
+) -> list[str]:
     """Join the segments by stream copy with every audio and subtitle stream of `source`,
     packet for packet (never re-encoded, only empty flush packets skipped), into `output`.
+    With `audio`, its audio streams replace the source's. `source` is None for an image
+    sequence, which has no streams of its own.
 
     Returns a note for each stream the output container cannot hold.
     """
     notes = []
-    with (
-        av.open(str(source)) as original,
-        av.open(str(segments[0].path)) as first,
-        av.open(str(output), "w") as out,
-    ):
+    with ExitStack() as stack:
+        first = stack.enter_context(av.open(str(segments[0].path)))
+        out = stack.enter_context(av.open(str(output), "w"))
         video = out.add_stream_from_template(first.streams.video[0])
-        copied = {}
-        for stream in [*original.streams.audio, *original.streams.subtitles]:
-            try:
-                copied[stream.index] = out.add_stream_from_template(stream)
-            except (av.FFmpegError, ValueError) as error:
-                notes.append(
-                    f"{stream.type} stream {stream.index} ({stream.codec_context.name}) cannot go "
-                    f"into {output.suffix} and was left out ({error})"
-                )
-        sources = [_segment_packets(segments)]
-        if copied:
-            wanted = [original.streams[index] for index in copied]
-            sources.append(packet for packet in original.demux(wanted) if packet.size)
+        inputs = []
+        if audio is not None:
+            sound = stack.enter_context(_open(audio))
+            inputs.append((sound, list(sound.streams.audio)))
+        if source is not None:
+            original = stack.enter_context(av.open(str(source)))
+            own_audio = [] if audio is not None else list(original.streams.audio)
+            inputs.append((original, [*own_audio, *original.streams.subtitles]))
+        sources, targets = [_segment_packets(segments)], [{}]
+        for container, streams in inputs:
+            copied = {}
+            for stream in streams:
+                try:
+                    copied[stream.index] = out.add_stream_from_template(stream)
+                except (av.FFmpegError, ValueError) as error:
+                    notes.append(
+                        f"{stream.type} stream {stream.index} ({stream.codec_context.name}) of "
+                        f"{Path(container.name).name} cannot go into {output.suffix} and was "
+                        f"left out ({error})"
+                    )
+            if copied:
+                wanted = [container.streams[index] for index in copied]
+                sources.append(packet for packet in container.demux(wanted) if packet.size)
+                targets.append(copied)
         for order, packet in _interleave(sources):
-            packet.stream = video if order == 0 else copied[packet.stream.index]
+            packet.stream = video if order == 0 else targets[order][packet.stream.index]
             out.mux(packet)
     return notes
+
+
+def audio_seconds(path: Path) -> float:
+    """How long the audio of a file (for --audio) lasts; InputError if it has none."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (--audio)")
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise InputError(f"{path}: has no audio stream; give --audio a sound file")
+        stream = container.streams.audio[0]
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        return (container.duration or 0) / av.time_base
+
+
+def read_dpx(path: Path) -> np.ndarray:
+    """A DPX frame -> (H, W) grey or (H, W, 3) RGB, uint8 for 8-bit files, else uint16 (10-
+    and 12-bit values are scaled to 16 bits by FFmpeg)."""
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration, IndexError):
+        raise InputError(f"{path}: cannot be decoded as DPX (corrupt or truncated?)") from None
+    grey = frame.format.name.startswith("gray")
+    if _depth(frame.format) <= 8:
+        return frame.to_ndarray(format="gray" if grey else "rgb24")
+    return frame.to_ndarray(format="gray16le" if grey else "rgb48le")
+
+
+def encode_dpx(image: np.ndarray) -> bytes:
+    """(H, W) or (H, W, 3) uint8/uint16 -> the bytes of an 8- or 16-bit DPX file."""
+    deep = image.dtype == np.uint16
+    if image.ndim == 2:
+        layout = "gray16le" if deep else "gray"
+    else:
+        layout = "rgb48le" if deep else "rgb24"
+    context = av.CodecContext.create("dpx", "w")
+    context.width, context.height = image.shape[1], image.shape[0]
+    context.pix_fmt = layout
+    context.time_base = Fraction(1, 25)  # required by the encoder; a DPX frame has no timing
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=layout)
+    return b"".join(bytes(packet) for packet in [*context.encode(frame), *context.encode(None)])
 
 
 def count_frames(path: Path) -> int:

@@ -86,19 +86,21 @@ class ColourPredictor:
         self.flows = FlowEstimator(finest_scale=0)
         self.counts: Counter = Counter()  # frames coloured, by the source of most of their pixels
 
-    def guide(self, *references: np.ndarray) -> Guide:
+    def guide(self, *references: np.ndarray, weights: tuple[float, ...] = ()) -> Guide:
         """Reference images (RGB arrays) -> their guide. Several references share one palette
-        (embeddings averaged); matching uses the first; each is a keyframe for propagation.
-        With `adapt_steps`, a copy of the network is first fine-tuned on them (model/adapt.py)."""
+        (embeddings averaged, by `weights` where given); matching uses the first, or the
+        heaviest; each is a keyframe for propagation. With `adapt_steps`, a copy of the
+        network is first fine-tuned on them (model/adapt.py)."""
         colorizer = self.colorizer
         if self.adapt_steps > 0:
             adapted = adapt(colorizer, list(references), self.adapt_steps)
             self.adaptations.append(adapted)
             colorizer = adapted.colorizer
-        style = colorizer.embed(*references)
+        style = colorizer.embed(*references, weights=weights)
         if self.matcher is None:
             return Guide(style, None, [], colorizer)
-        rgb = image_to_tensor(references[0]).to(colorizer.device)
+        leading = max(range(len(references)), key=lambda k: weights[k]) if weights else 0
+        rgb = image_to_tensor(references[leading]).to(colorizer.device)
         working = resize(rgb, scaled_size(*rgb.shape[-2:], colorizer.working_short_side))
         matching = self.matcher.reference(working)
         keyframes = [] if self.method == "exemplar" else list(map(self.keyframe, references))

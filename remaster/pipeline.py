@@ -5,6 +5,9 @@
     -> chroma planes -> encode into segments (journaled, with the track's state) -> mux with
     the original audio and subtitles -> rename into place
 
+An image sequence in or out changes only the ends (forms.py): frames read from files, or RGB
+frames written per segment and moved into place.
+
 The output appears under its name only when complete; an interrupted run leaves its finished
 segments in a work folder beside the output for `--resume`.
 """
@@ -13,26 +16,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from tqdm import tqdm
 
 from model.colorizer import Colorizer
-from model.files import atomic_output
 from remaster.continuity import Continuity
+from remaster.cutlist import read_cuts
 from remaster.errors import InputError, OutputError
-from remaster.images import read_reference
-from remaster.journal import Journal, file_digest
-from remaster.media import (
-    CODECS,
-    SegmentWriter,
-    VideoInfo,
-    codec_for,
-    count_frames,
-    decode,
-    mux,
-    probe,
+from remaster.forms import (
+    SequenceSink,
+    Source,
+    VideoSink,
+    input_identity,
+    open_sink,
+    open_source,
+    output_codec,
 )
+from remaster.images import read_reference, reference_warnings
+from remaster.journal import Journal, file_digest
 from remaster.methods import ColourPredictor, Guide
 from remaster.planes import COLOR_RANGE_FULL, luma_coefficients
 from remaster.propagation import STEADY
@@ -40,13 +43,10 @@ from remaster.shots import RefsPlan, load_refs
 from remaster.stages import (
     assign_entries,
     batch_by_entry,
-    chroma_planes,
     predict_colour,
     prefetch,
 )
 from remaster.weights import resolve_weights
-
-SEGMENT_SUFFIX = {"mp4": ".mp4", "mov": ".mov", "matroska": ".mkv"}
 
 
 @dataclass
@@ -68,6 +68,9 @@ class FilmOptions:
     method: str = "auto"
     stabilise: bool = True
     adapt: int = 0  # fine-tuning steps per reference set before colouring (0: off)
+    cuts: Path | None = None  # a cut list (.csv, .edl, .otio): entries split into its shots
+    fps: Fraction | None = None  # an image sequence's frame rate (a video carries its own)
+    audio: Path | None = None  # sound to mux instead of the source's (a sequence has none)
 
 
 @dataclass
@@ -104,7 +107,7 @@ def default_output(source: Path) -> Path:
     return source.with_name(f"{source.stem}-remastered{source.suffix}")
 
 
-def check_paths(options: FilmOptions) -> str:
+def check_paths(options: FilmOptions) -> str | None:
     source, output = options.source.resolve(), options.output.resolve()
     if source == output:
         raise OutputError(f"{options.output}: is the input; choose another output name")
@@ -112,15 +115,16 @@ def check_paths(options: FilmOptions) -> str:
         raise OutputError(f"{options.output}: folder {output.parent} does not exist")
     if (options.refs is None) == (options.ref is None):
         raise InputError("give either --refs FILE.yaml or --ref IMAGE (one of them)")
-    return codec_for(options.output, options.codec)
+    return output_codec(options.output, options.codec)
 
 
-def job_description(options: FilmOptions, plan: RefsPlan, weights: Path, codec: str) -> dict:
+def job_description(
+    options: FilmOptions, plan: RefsPlan, weights: Path, codec: str, cuts: list[int] | None = None
+) -> dict:
     """Everything that decides the output's bytes, so a resumed run can check it is the same."""
-    stat = options.source.stat()
-    references = sorted({str(p) for refs in plan.reference_sets() for p in refs})
-    return {
-        "input": [str(options.source.resolve()), stat.st_size, stat.st_mtime_ns],
+    references = sorted({str(p) for refs, _ in plan.palettes() for p in refs})
+    description = {
+        "input": input_identity(options.source, options.fps),
         "refs": file_digest(options.refs) if options.refs else None,
         "references": [[p, file_digest(Path(p))] for p in references],
         "weights": file_digest(weights),
@@ -137,21 +141,39 @@ def job_description(options: FilmOptions, plan: RefsPlan, weights: Path, codec: 
             options.adapt,
         ],
     }
+    if cuts:  # the cut frames themselves: the same cuts from another file are the same job
+        description["cuts"] = list(cuts)
+    return description
 
 
-def reference_guides(predictor: ColourPredictor, plan: RefsPlan) -> dict[tuple, Guide]:
-    """Each distinct reference set is read, embedded, folded and matched once per run."""
-    return {
-        references: predictor.guide(*map(read_reference, references))
-        for references in plan.reference_sets()
-    }
+def reference_guides(
+    predictor: ColourPredictor, plan: RefsPlan
+) -> tuple[dict[tuple, Guide], list[str]]:
+    """Each distinct palette (references and weights) is read, embedded, folded and matched
+    once per run; and the warnings its references deserve (grey, small)."""
+    guides, warnings = {}, []
+    for palette in plan.palettes():
+        references, weights = palette
+        images = [read_reference(path) for path in references]
+        for path, image in zip(references, images, strict=True):
+            warnings += reference_warnings(path, image)
+        guides[palette] = predictor.guide(*images, weights=weights)
+    return guides, warnings
 
 
 def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> FilmSummary:
     started = time.perf_counter()
     codec = check_paths(options)
-    info = probe(options.source)
-    plan = load_refs(options.refs, info.rate) if options.refs else RefsPlan.single(options.ref)
+    source = open_source(options.source, options.fps)
+    info = source.info
+    sink = open_sink(options.output, codec, source, options.crf, options.preset, options.audio)
+    plan = (
+        load_refs(options.refs, info.rate, info.start_timecode)
+        if options.refs
+        else RefsPlan.single(options.ref)
+    )
+    cuts = read_cuts(options.cuts, info.rate, info.frame_count) if options.cuts else []
+    plan = plan.split_at(cuts, info.rate)
     weights = resolve_weights(options.weights)
     colorizer = colorizer or Colorizer.from_checkpoint(
         weights, options.device, options.working_size
@@ -159,14 +181,14 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
     predictor = ColourPredictor(
         colorizer, options.method, STEADY if options.stabilise else 0.0, options.adapt
     )
-    guides = reference_guides(predictor, plan)
+    guides, reference_notes = reference_guides(predictor, plan)
     journal, resumed = Journal.open(
-        options.output, job_description(options, plan, weights, codec), options.resume
+        options.output, job_description(options, plan, weights, codec, cuts), options.resume
     )
     continuity = Continuity(predictor, guides, options.segment_frames, journal.state)
-    frames = encode_segments(options, info, plan, continuity, journal, codec)
-    notes = adaptation_notes(predictor) + continuity.notes(plan.source)
-    notes += finish(options, journal, frames)
+    frames = encode_segments(options, source, plan, continuity, journal, sink)
+    notes = reference_notes + adaptation_notes(predictor) + continuity.notes(plan.source)
+    notes += finish(journal, frames, sink)
     if info.frame_count and info.frame_count != frames:
         notes.append(
             f"{options.source}: its header announces {info.frame_count} frames but {frames} "
@@ -195,15 +217,15 @@ def adaptation_notes(predictor: ColourPredictor) -> list[str]:
 
 def encode_segments(
     options: FilmOptions,
-    info: VideoInfo,
+    source: Source,
     plan: RefsPlan,
     continuity: Continuity,
     journal: Journal,
-    codec: str,
+    sink: VideoSink | SequenceSink,
 ) -> int:
     """Decode, colorize and encode every frame not in a finished segment. Returns the number
     of frames in the film."""
-    segment_suffix = SEGMENT_SUFFIX[CODECS[codec][2]]
+    info = source.info
     per_segment = options.segment_frames
     done = set(journal.segments)
     progress = tqdm(total=info.frame_count, unit="frame", disable=options.quiet, dynamic_ncols=True)
@@ -211,7 +233,7 @@ def encode_segments(
 
     def unfinished():
         nonlocal decoded
-        for item in assign_entries(prefetch(decode(options.source)), plan, info.rate):
+        for item in assign_entries(prefetch(source.frames()), plan, info.rate):
             decoded += 1
             if item.picture.index // per_segment in done:
                 progress.update()
@@ -222,8 +244,8 @@ def encode_segments(
     batches = batch_by_entry(unfinished(), batch_for(options, device), per_segment)
     coefficients = luma_coefficients(info.colorspace, info.height)
     full_range = info.color_range == COLOR_RANGE_FULL
-    predictions = predict_colour(batches, continuity.colour, device, full_range)
-    pictures = chroma_planes(predictions, coefficients, full_range)
+    predictions = predict_colour(batches, continuity.colour, device, full_range, info.bits)
+    pictures = sink.pictures(predictions, coefficients)
     writer, number, path = None, None, None
     try:
         for picture in pictures:
@@ -239,8 +261,8 @@ def encode_segments(
                         continuity.state_at_end_of(number),
                     )
                 number = picture.index // per_segment
-                path = journal.segment_path(number, segment_suffix)
-                writer = SegmentWriter(path, info, codec, options.crf, options.preset)
+                path = journal.segment_path(number, sink.suffix)
+                writer = sink.writer(path)
             writer.write(picture)
             progress.update()
         if writer is not None:
@@ -262,16 +284,9 @@ def encode_segments(
     return decoded
 
 
-def finish(options: FilmOptions, journal: Journal, frames: int) -> list[str]:
-    """Mux into a temporary file beside the output, check it, then rename it into place."""
-    output = options.output
-    with atomic_output(output) as temporary:
-        notes = mux(journal.finished(), options.source, temporary)
-        written = count_frames(temporary)
-        if written != frames:
-            raise OutputError(
-                f"{output}: the encoded film has {written} frames, the input {frames}; "
-                "nothing was written (please report this)"
-            )
+def finish(journal: Journal, frames: int, sink: VideoSink | SequenceSink) -> list[str]:
+    """The output put in place whole (muxed and renamed, or frames moved), then the work
+    folder removed."""
+    notes = sink.finish(journal, frames)
     journal.remove()
     return notes

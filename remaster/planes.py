@@ -30,25 +30,83 @@ def luma_coefficients(colorspace: int, height: int) -> tuple[float, float]:
     return BT709 if height >= 720 else BT601
 
 
-def lightness_from_luma(luma: Tensor, full_range: bool) -> Tensor:
-    """(B, H, W) uint8 luma -> (B, 1, H, W) CIE L in [0, 100] of the grey it displays as."""
-    grey = luma.float() / 255 if full_range else (luma.float() - 16) / 219
-    return gray_to_lightness(grey.clamp(0, 1).unsqueeze(1))
+def grey_from_luma(luma: Tensor, full_range: bool, bits: int = 8) -> Tensor:
+    """Luma code values (uint8, or uint16 holding `bits` bits) -> the grey in [0, 1] they
+    display as. Limited range scales with depth: 16-235 at 8 bits is 64-940 at 10."""
+    if full_range:
+        return luma.float() / (2**bits - 1)
+    step = 2 ** (bits - 8)
+    return (luma.float() - 16 * step) / (219 * step)
+
+
+def luma_from_grey(grey: Tensor, full_range: bool, bits: int) -> np.ndarray:
+    """The inverse of grey_from_luma, rounded: uint8 planes at 8 bits, uint16 above."""
+    if full_range:
+        codes = grey * (2**bits - 1)
+    else:
+        step = 2 ** (bits - 8)
+        codes = grey * (219 * step) + 16 * step
+    dtype = torch.uint8 if bits == 8 else torch.int32
+    codes = codes.round().clamp(0, 2**bits - 1).to(dtype).cpu().numpy()
+    return codes if bits == 8 else codes.astype(np.uint16)
+
+
+def lightness_from_luma(luma: Tensor, full_range: bool, bits: int = 8) -> Tensor:
+    """(B, H, W) luma of `bits` bits -> (B, 1, H, W) CIE L in [0, 100] of the grey it shows."""
+    return gray_to_lightness(grey_from_luma(luma, full_range, bits).clamp(0, 1).unsqueeze(1))
 
 
 def chroma_from_rgb(
-    rgb: Tensor, coefficients: tuple[float, float], full_range: bool
+    rgb: Tensor, coefficients: tuple[float, float], full_range: bool, bits: int = 8
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(B, 3, H, W) sRGB in [0, 1] -> Cb, Cr planes (B, H/2, W/2) uint8, 2x2 averaged (4:2:0)."""
+    """(B, 3, H, W) sRGB in [0, 1] -> Cb, Cr planes (B, H/2, W/2), 2x2 averaged (4:2:0):
+    uint8 at 8 bits, uint16 holding `bits` bits above."""
     kr, kb = coefficients
     red, green, blue = rgb.unbind(dim=1)
     luma = kr * red + (1 - kr - kb) * green + kb * blue
     cb = (blue - luma) / (2 * (1 - kb))
     cr = (red - luma) / (2 * (1 - kr))
     chroma = F.avg_pool2d(torch.stack([cb, cr], dim=1), 2)
-    scale = 255.0 if full_range else 224.0
-    planes = (chroma * scale + 128).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+    if bits == 8:
+        scale = 255.0 if full_range else 224.0
+        planes = (chroma * scale + 128).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        return planes[:, 0], planes[:, 1]
+    step = 2 ** (bits - 8)
+    scale = (2**bits - 1) if full_range else 224.0 * step
+    codes = (chroma * scale + 128 * step).round().clamp(0, 2**bits - 1)
+    planes = codes.to(torch.int32).cpu().numpy().astype(np.uint16)
     return planes[:, 0], planes[:, 1]
+
+
+def rgb_keeping_grey(
+    rgb: Tensor, grey: Tensor, coefficients: tuple[float, float], bits: int
+) -> np.ndarray:
+    """(B, 3, H, W) predicted sRGB in [0, 1] and (B, H, W) grey in [0, 1] -> (B, H, W, 3)
+    integer RGB of `bits` bits whose luma, Kr R + Kg G + Kb B rounded, is grey x (2^bits - 1)
+    exactly wherever that is a whole number (a grey read from a file of the same depth).
+
+    The colour's own luma is replaced by the grey (shifting all three channels alike keeps
+    Cb and Cr), a colour outside the cube is desaturated toward its grey until it fits, then
+    red and blue are rounded and green is solved for the grey: green's rounding moves the luma
+    by at most Kg / 2 < 0.5 of a code value. Rounding red and blue moves green's solution by at
+    most (Kr + Kb) / (2 Kg) < 0.5, so it stays inside the cube once rounded.
+    """
+    kr, kb = coefficients
+    kg = 1 - kr - kb
+    maximum = 2**bits - 1
+    rgb, grey = rgb.double(), grey.double().clamp(0, 1).unsqueeze(1)
+    luma = kr * rgb[:, :1] + kg * rgb[:, 1:2] + kb * rgb[:, 2:]
+    rgb = rgb + (grey - luma)
+    excess = rgb - grey
+    room = torch.where(excess > 0, 1 - grey, grey)
+    fit = torch.where(excess.abs() > 1e-12, room / excess.abs().clamp(min=1e-12), 1.0)
+    rgb = grey + excess * fit.amin(dim=1, keepdim=True).clamp(max=1)
+    target = grey[:, 0] * maximum
+    red = (rgb[:, 0] * maximum).round().clamp(0, maximum)
+    blue = (rgb[:, 2] * maximum).round().clamp(0, maximum)
+    green = ((target - kr * red - kb * blue) / kg).round().clamp(0, maximum)
+    codes = torch.stack([red, green, blue], dim=-1).to(torch.int32).cpu().numpy()
+    return codes.astype(np.uint8 if bits == 8 else np.uint16)
 
 
 def rgb_from_planes(

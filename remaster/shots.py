@@ -4,8 +4,10 @@
     shots:
       - start: 0                   # a frame number, inclusive
         ref: refs/opening.png
-      - start: "00:00:04:12"       # SMPTE timecode HH:MM:SS:FF (HH:MM:SS;FF drop-frame)
-        ref: [refs/street1.png, refs/street2.png]   # several refs: embeddings averaged
+      - start: "00:00:04:12"       # SMPTE timecode HH:MM:SS:FF (HH:MM:SS;FF drop-frame),
+                                   # as the film's own timecode track counts (if it has one)
+        ref: [refs/street1.png, refs/street2.png]   # several refs: embeddings averaged,
+        weight: [3, 1]             # optionally weighted (the heaviest leads the matching)
       - start: 12.5s               # seconds
         ref: refs/car.png
       - start: 400
@@ -24,6 +26,7 @@ by matching (remaster/propagation.py). Errors name the file and line and say wha
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -64,9 +67,39 @@ class ShotEntry:
     line: int
     # The film frame each reference shows, where the refs file says so (`keyframe:`).
     keyframes: tuple[int | None, ...] = ()
+    # Which piece of its entry this is, where a cut list splits the entry into shots (0: the
+    # first or only one): pieces share a line, and a saved track must not pass between them.
+    part: int = 0
+    # How much each reference counts (`weight:`, summing to 1); () for equal weights.
+    weights: tuple[float, ...] = ()
+
+    @property
+    def palette(self) -> tuple[tuple[Path, ...], tuple[float, ...]]:
+        """What the entry's guide is made from: its references and their weights. Entries
+        with the same palette share one guide."""
+        return self.references, self.weights
 
     def keyframe_of(self, position: int) -> int | None:
         return self.keyframes[position] if position < len(self.keyframes) else None
+
+    def split_at(self, cuts: list[int], end: float) -> list[ShotEntry]:
+        """The entry's pieces between `cuts` (frames inside it, in order) and `end` (the next
+        entry's first frame). Each has the entry's references; a keyframe stays with the piece
+        that holds it, and a piece without one finds its references' frames by matching, as
+        an entry without `keyframe:` does."""
+        pieces = []
+        for part, (first, following) in enumerate(zip([None, *cuts], [*cuts, end], strict=True)):
+            keyframes = tuple(
+                None if k is None or (first is not None and k < first) or k >= following else k
+                for k in self.keyframes
+            )
+            if all(k is None for k in keyframes):
+                keyframes = ()
+            start = self.start if first is None else Start(frame=first)
+            pieces.append(
+                ShotEntry(start, self.references, self.line, keyframes, part, self.weights)
+            )
+        return pieces
 
 
 @dataclass(frozen=True)
@@ -82,12 +115,13 @@ class RefsPlan:
         """`--ref one.png`: one reference for the whole film."""
         return RefsPlan((ShotEntry(Start(frame=0), (reference,), 0),), None, None)
 
-    def reference_sets(self) -> list[tuple[Path, ...]]:
-        """Every distinct reference set, in first-use order (each is embedded once)."""
-        sets = [entry.references for entry in self.entries]
+    def palettes(self) -> list[tuple[tuple[Path, ...], tuple[float, ...]]]:
+        """Every distinct (references, weights) of the plan, in first-use order: each is
+        read, embedded and matched once per run (see ShotEntry.palette)."""
+        palettes = [entry.palette for entry in self.entries]
         if self.default is not None:
-            sets.insert(0, self.default)
-        return list(dict.fromkeys(sets))
+            palettes.insert(0, (self.default, ()))
+        return list(dict.fromkeys(palettes))
 
     def references_for(self, index: int, seconds: float, rate: Fraction) -> tuple[Path, ...]:
         return self.entry_for(index, seconds, rate).references
@@ -109,6 +143,22 @@ class RefsPlan:
                 "no 'default:' reference; add one or start the first entry at 0"
             )
         return ShotEntry(Start(frame=0), self.default, 0)
+
+    def split_at(self, cuts: list[int], rate: Fraction) -> RefsPlan:
+        """The plan with each entry split into shots at the cuts (first frames of shots)
+        inside it, the default's frames too, so no batch and no track crosses a cut."""
+        firsts = [first_frame(entry.start, rate) for entry in self.entries]
+        pieces: list[ShotEntry] = []
+        if self.default is not None:
+            # Before the first entry the default colours; its first piece stays implicit.
+            before = [cut for cut in cuts if 0 < cut < firsts[0]]
+            pieces += [
+                ShotEntry(Start(frame=cut), self.default, 0, (), part)
+                for part, cut in enumerate(before, start=1)
+            ]
+        for entry, first, end in zip(self.entries, firsts, [*firsts[1:], math.inf], strict=True):
+            pieces += entry.split_at([cut for cut in cuts if first < cut < end], end)
+        return RefsPlan(tuple(pieces), self.default, self.source)
 
     def check_order(self, rate: Fraction) -> None:
         """Entries must start in increasing order (compared at the film's frame rate), and
@@ -133,6 +183,12 @@ class RefsPlan:
                         f"this entry (frames {first:g} to {end - 1:g}); a keyframe must be a "
                         "frame of its own entry"
                     )
+
+
+def first_frame(start: Start, rate: Fraction) -> int:
+    """The first frame an entry's start covers (a start in seconds takes the frame shown
+    within half a frame of it, as `Start.covers` does)."""
+    return start.frame if start.frame is not None else math.ceil(start.frame_at(rate) - 0.5)
 
 
 def parse_timecode(text: str, rate: Fraction) -> int:
@@ -162,7 +218,57 @@ def parse_timecode(text: str, rate: Fraction) -> int:
     return total
 
 
-def parse_start(value: object, rate: Fraction) -> Start:
+def format_timecode(frame: int, rate: Fraction) -> str:
+    """Frame number -> SMPTE timecode at `rate`, as an editor's timeline shows it: drop-frame
+    (HH:MM:SS;FF) at 29.97 and 59.94, non-drop elsewhere. The inverse of parse_timecode."""
+    nominal = round(rate)
+    drop = rate.denominator == 1001 and nominal in (30, 60)
+    if drop:
+        dropped = nominal // 15
+        per_ten_minutes = nominal * 600 - dropped * 9
+        per_minute = nominal * 60 - dropped
+        tens, rest = divmod(frame, per_ten_minutes)
+        frame += dropped * 9 * tens
+        if rest > dropped:
+            frame += dropped * ((rest - dropped) // per_minute)
+    seconds, frames = divmod(frame, nominal)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{';' if drop else ':'}{frames:02d}"
+
+
+def timecode_frame(text: str, rate: Fraction, start_timecode: str | None = None) -> int:
+    """A timecode -> the frame an editor sees at it: with the film's own start timecode (its
+    `tmcd` track or timecode metadata), counted from there: at 24 fps, 01:00:04:12 in a film
+    that starts at 01:00:00:00 is frame 108."""
+    frame = parse_timecode(text, rate)
+    if start_timecode is None:
+        return frame
+    try:
+        origin = parse_timecode(start_timecode, rate)
+    except ValueError as error:
+        raise ValueError(
+            f"the film's start timecode cannot be used ({error}); give frame numbers or "
+            "seconds instead"
+        ) from None
+    if (";" in text) != (";" in start_timecode):
+        # Drop-frame and non-drop timecodes of one moment differ (by 18 frames an hour at
+        # 29.97): the editor shows the film's kind, so the refs file must use the same.
+        kind = "drop-frame (;FF)" if ";" in start_timecode else "non-drop (:FF)"
+        raise ValueError(
+            f"{text} is not written like the film's start timecode {start_timecode}, which is "
+            f"{kind}; write it the same way"
+        )
+    if frame < origin:
+        raise ValueError(
+            f"{text} comes before the film's start timecode {start_timecode} (its first "
+            "frame); give a timecode at or after it, or a frame number or seconds counted from "
+            "the first frame"
+        )
+    return frame - origin
+
+
+def parse_start(value: object, rate: Fraction, start_timecode: str | None = None) -> Start:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a start")
     if isinstance(value, int):
@@ -176,14 +282,16 @@ def parse_start(value: object, rate: Fraction) -> Start:
         if seconds := SECONDS.match(text):
             return Start(seconds=float(seconds.group(1)))
         if TIMECODE.match(text):
-            return Start(frame=parse_timecode(text, rate))
+            return Start(frame=timecode_frame(text, rate, start_timecode))
     raise ValueError(
         f'{value!r} is not a start: use a frame number (120), a timecode ("00:00:04:12") '
         "or seconds (12.5s)"
     )
 
 
-def parse_keyframes(value: object, count: int, rate: Fraction) -> tuple[int, ...]:
+def parse_keyframes(
+    value: object, count: int, rate: Fraction, start_timecode: str | None = None
+) -> tuple[int, ...]:
     """`keyframe:` -> one frame number per reference (frame numbers, timecodes or seconds)."""
     values = value if isinstance(value, list) else [value]
     if len(values) != count:
@@ -193,9 +301,24 @@ def parse_keyframes(value: object, count: int, rate: Fraction) -> tuple[int, ...
         )
     frames = []
     for item in values:
-        start = parse_start(item, rate)
+        start = parse_start(item, rate, start_timecode)
         frames.append(start.frame if start.frame is not None else round(start.frame_at(rate)))
     return tuple(frames)
+
+
+def parse_weights(value: object, count: int) -> tuple[float, ...]:
+    """`weight:` -> one positive weight per reference, summing to 1: how much each one's
+    palette counts in the entry's embedding (the first and heaviest also leads the matching)."""
+    values = value if isinstance(value, list) else [value]
+    if len(values) != count:
+        raise ValueError(
+            f"gives {len(values)} weights for {count} references; give one per reference, in "
+            "the same order"
+        )
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ValueError(f"{value!r}: weights must be positive numbers, e.g. [3, 1]")
+    total = float(sum(values))
+    return tuple(float(v) / total for v in values)
 
 
 def _references(value: object, folder: Path, where: str) -> tuple[Path, ...]:
@@ -218,8 +341,9 @@ def scalar_texts(node: yaml.Node) -> object:
     raise ValueError("expected a frame number, a timecode or seconds, or a list of them")
 
 
-def load_refs(path: Path, rate: Fraction) -> RefsPlan:
-    """Parse and check a refs YAML file for a film running at `rate` frames per second."""
+def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> RefsPlan:
+    """Parse and check a refs YAML file for a film running at `rate` frames per second whose
+    first frame is at `start_timecode` (None: 00:00:00:00)."""
     if not path.is_file():
         raise InputError(f"{path}: no such refs file")
     try:
@@ -257,14 +381,15 @@ def load_refs(path: Path, rate: Fraction) -> RefsPlan:
             if isinstance(node, yaml.MappingNode)
             else {}
         )
-        if not {"start", "ref"} <= set(item) <= {"start", "ref", "keyframe"} or not isinstance(
-            item["start"], yaml.ScalarNode
+        if not {"start", "ref"} <= set(item) <= {"start", "ref", "keyframe", "weight"} or not (
+            isinstance(item["start"], yaml.ScalarNode)
         ):
             raise InputError(
-                f"{where}: each entry needs 'start:' and 'ref:', and may have 'keyframe:'"
+                f"{where}: each entry needs 'start:' and 'ref:', and may have 'keyframe:' and "
+                "'weight:'"
             )
         try:
-            start = parse_start(scalar_texts(item["start"]), rate)
+            start = parse_start(scalar_texts(item["start"]), rate, start_timecode)
         except ValueError as error:
             raise InputError(f"{where}: {error}") from None
         ref = yaml.safe_load(yaml.serialize(item["ref"]))
@@ -272,10 +397,20 @@ def load_refs(path: Path, rate: Fraction) -> RefsPlan:
         keyframes: tuple[int, ...] = ()
         if "keyframe" in item:
             try:
-                keyframes = parse_keyframes(scalar_texts(item["keyframe"]), len(references), rate)
+                keyframes = parse_keyframes(
+                    scalar_texts(item["keyframe"]), len(references), rate, start_timecode
+                )
             except ValueError as error:
                 raise InputError(f"{where}: keyframe: {error}") from None
-        entries.append(ShotEntry(start, references, line, keyframes))
+        weights: tuple[float, ...] = ()
+        if "weight" in item:
+            try:
+                weights = parse_weights(
+                    yaml.safe_load(yaml.serialize(item["weight"])), len(references)
+                )
+            except ValueError as error:
+                raise InputError(f"{where}: weight: {error}") from None
+        entries.append(ShotEntry(start, references, line, keyframes, weights=weights))
     plan = RefsPlan(tuple(entries), default, path)
     plan.check_order(rate)
     return plan

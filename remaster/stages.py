@@ -1,7 +1,7 @@
 """Small generator stages of the film pipeline. Each takes an iterator and returns one.
 
     prefetch(decode) -> assign_entries -> batch_by_entry -> predict_colour
-    -> chroma_planes -> (writer)
+    -> chroma_planes (video) or rgb_frames (image sequence) -> (writer)
 
 No stage holds more than a batch (prefetch: a bounded queue), so memory does not grow with
 the film's length, and no batch ever mixes two refs entries or two segments.
@@ -20,7 +20,12 @@ import torch
 
 from model.color import lab_to_rgb
 from remaster.frames import Picture
-from remaster.planes import chroma_from_rgb, lightness_from_luma
+from remaster.planes import (
+    chroma_from_rgb,
+    grey_from_luma,
+    lightness_from_luma,
+    rgb_keeping_grey,
+)
 from remaster.shots import RefsPlan, ShotEntry
 
 _DONE = object()
@@ -117,25 +122,65 @@ def predict_colour(
     predict: Callable[[torch.Tensor, list[Assigned]], torch.Tensor],
     device: torch.device,
     full_range: bool,
+    bits: int = 8,
 ) -> Iterator[Prediction]:
     """ab for each batch from `predict(lightness, batch)`; every frame of a batch shares one
-    refs entry, so its guide and track are looked up once."""
+    refs entry, so its guide and track are looked up once. `bits`: the luma's depth."""
     pin = device.type == "cuda"
     for batch in batches:
-        luma = torch.from_numpy(np.stack([item.picture.y for item in batch]))
+        luma = np.stack([item.picture.y for item in batch])
+        if bits > 8:  # torch's uint16 is a storage type with few operations, on GPUs fewer
+            luma = luma.astype(np.int32)
+        luma = torch.from_numpy(luma)
         if pin:
             luma = luma.pin_memory()
-        lightness = lightness_from_luma(luma.to(device, non_blocking=pin), full_range)
+        lightness = lightness_from_luma(luma.to(device, non_blocking=pin), full_range, bits)
         yield Prediction(batch, lightness, predict(lightness, batch))
 
 
 def chroma_planes(
-    predictions: Iterable[Prediction], coefficients: tuple[float, float], full_range: bool
+    predictions: Iterable[Prediction],
+    coefficients: tuple[float, float],
+    full_range: bool,
+    bits: int = 8,
+    luma: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Iterator[Picture]:
-    """New chroma planes for each frame; the luma plane and the timestamps pass untouched."""
+    """New chroma planes of `bits` bits for each frame; the timestamps pass untouched, and so
+    does the luma plane unless `luma` converts it to the output's depth and range (a scan
+    written as video, 10-bit video written as 8-bit H.264)."""
     for prediction in predictions:
         rgb = lab_to_rgb(torch.cat([prediction.lightness, prediction.ab], dim=1))
-        cb, cr = chroma_from_rgb(rgb, coefficients, full_range)
+        cb, cr = chroma_from_rgb(rgb, coefficients, full_range, bits)
         for item, u, v in zip(prediction.batch, cb, cr, strict=True):
             picture = item.picture
-            yield Picture(picture.index, picture.pts, picture.time_base, picture.y, u, v)
+            y = picture.y if luma is None else luma(picture.y)
+            yield Picture(picture.index, picture.pts, picture.time_base, y, u, v, bits)
+
+
+@dataclass
+class Still:
+    """A coloured frame as whole RGB pixels, for an image-sequence output."""
+
+    index: int
+    pts: int | None
+    time_base: Fraction
+    rgb: np.ndarray  # (H, W, 3) uint8 or uint16
+
+
+def rgb_frames(
+    predictions: Iterable[Prediction],
+    coefficients: tuple[float, float],
+    full_range: bool,
+    source_bits: int,
+    bits: int,
+) -> Iterator[Still]:
+    """RGB of `bits` bits for each frame whose luma (by `coefficients`) is the input's grey:
+    exactly, when the input is a scan of the same depth (planes.rgb_keeping_grey)."""
+    for prediction in predictions:
+        rgb = lab_to_rgb(torch.cat([prediction.lightness, prediction.ab], dim=1))
+        luma = np.stack([item.picture.y for item in prediction.batch]).astype(np.int32)
+        grey = grey_from_luma(torch.from_numpy(luma), full_range, source_bits)
+        images = rgb_keeping_grey(rgb.cpu(), grey, coefficients, bits)
+        for item, image in zip(prediction.batch, images, strict=True):
+            picture = item.picture
+            yield Still(picture.index, picture.pts, picture.time_base, image)

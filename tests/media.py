@@ -139,3 +139,103 @@ def grey_of(rgb: np.ndarray) -> np.ndarray:
     """An RGB frame as a black-and-white transfer shows it (BT.601 luma in all three channels)."""
     luma = (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round()
     return np.repeat(luma.clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def write_timecoded(path: Path, rate, timecode: str, frames: int = 6, on: str = "stream") -> Path:
+    """A real H.264 .mov (or MPEG-2 .mxf) whose first frame is at `timecode`, set as an editing
+    tool does: on the video stream (FFmpeg's MOV muxer then writes a `tmcd` track) or, with
+    on="container", on the file."""
+    from fractions import Fraction
+
+    import av
+
+    rate = Fraction(rate)
+    codec = "mpeg2video" if path.suffix == ".mxf" else "libx264"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.height, stream.width = 48, 64
+        stream.pix_fmt = "yuv420p"
+        (stream if on == "stream" else container).metadata["timecode"] = timecode
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(photo_like(48, 64, seed=index), format="rgb24")
+            frame.pts = index
+            frame.time_base = 1 / rate
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def write_sequence(
+    folder: Path,
+    count: int,
+    bits: int = 16,
+    colour: bool = False,
+    suffix: str = ".png",
+    size: tuple[int, int] = (48, 64),
+    first: int = 0,
+    name: str = "scan_%06d",
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """A scanned reel: `count` frames of `bits` bits, grey (one channel) or RGB, numbered from
+    `first`. 16-bit frames carry noise below the 8-bit step, so a path that lost bits would
+    show. Returns the frames as written (RGB order)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for index in range(count):
+        rgb = photo_like(*size, seed=seed + index).astype(np.float64) / 255
+        if bits == 16:
+            image = (rgb * 65000 + rng.integers(0, 500, rgb.shape)).astype(np.uint16)
+        else:
+            image = (rgb * 255).round().astype(np.uint8)
+        if not colour:
+            image = image[..., 1]
+        frames.append(image)
+        path = folder / (name % (first + index) + suffix)
+        if suffix == ".dpx":
+            from remaster.media import encode_dpx
+
+            path.write_bytes(encode_dpx(image))
+        else:
+            cv2.imwrite(str(path), image[..., ::-1] if colour else image)
+    return frames
+
+
+def write_deep_video(
+    path: Path, codec: str, pixel_format: str, frames: int = 4, rate=24, size=(48, 64)
+) -> Path:
+    """A real 10-bit video (ffv1, prores_ks or libx264 High 10) of photo-like frames whose
+    luma uses the low two bits too."""
+    import av
+
+    height, width = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, pixel_format
+        rng = np.random.default_rng(len(str(path)))
+        for index in range(frames):
+            rgb = photo_like(height, width, seed=200 + index).astype(np.uint16) * 257
+            rgb += rng.integers(0, 256, rgb.shape, dtype=np.uint16)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le").reformat(format=pixel_format)
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def write_tone(path: Path, seconds: float, rate: int = 48000) -> Path:
+    """A real PCM WAV of a 440 Hz tone lasting `seconds`."""
+    import av
+
+    samples = round(seconds * rate)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / rate) * 32767).astype(np.int16)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=rate, layout="mono")
+        for start in range(0, samples, 1024):
+            frame = av.AudioFrame.from_ndarray(
+                tone[None, start : start + 1024], format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts = rate, start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path

@@ -81,3 +81,23 @@ def test_several_references_are_averaged_in_one_embedding(colorizer):
 def test_reference_must_be_colour(colorizer):
     with pytest.raises(ValueError, match="colour"):
         colorizer.embed(torch.rand(1, 1, 64, 64))
+
+
+def test_weights_choose_how_much_each_reference_counts():
+    """Equal weights are the plain average; a reference weighted near 1 is almost alone."""
+    from model.checkpoint import DEFAULT_WEIGHTS
+    from tests.media import photo_like
+
+    colorizer = Colorizer.from_checkpoint(DEFAULT_WEIGHTS, "cpu")
+    first, second = photo_like(96, 128, seed=1), photo_like(96, 128, seed=2)
+    lightness = torch.rand(1, 1, 64, 80) * 100
+
+    def colour(*references, weights=()):
+        return colorizer.colorize(lightness, colorizer.embed(*references, weights=weights))
+
+    assert torch.allclose(
+        colour(first, second, weights=(0.5, 0.5)), colour(first, second), atol=1e-5
+    )
+    alone, mostly = colour(first), colour(first, second, weights=(0.99, 0.01))
+    even = colour(first, second)
+    assert (mostly - alone).abs().mean() < 0.1 * (even - alone).abs().mean()

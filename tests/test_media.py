@@ -6,7 +6,7 @@ import pytest
 
 from remaster.errors import InputError
 from remaster.media import decode, probe
-from tests.media import write_clip
+from tests.media import write_clip, write_timecoded
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +44,22 @@ def test_bad_inputs_name_the_file(tmp_path):
 def test_a_film_without_sound_probes(tmp_path):
     silent = write_clip(tmp_path / "silent.mp4", frames=2, audio=False)
     assert probe(silent).audio_streams == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "timecode", "on"),
+    [
+        ("a.mov", 24, "01:00:00:00", "stream"),  # a tmcd track, as cameras and editors write
+        ("b.mov", Fraction(30000, 1001), "00:59:59;28", "container"),  # drop-frame
+        ("c.mov", Fraction(60000, 1001), "10:00:00:00", "stream"),
+        ("d.mxf", 25, "09:59:50:00", "container"),  # MXF keeps it on the file
+    ],
+)
+def test_probe_reads_the_files_start_timecode(tmp_path, name, rate, timecode, on):
+    info = probe(write_timecoded(tmp_path / name, rate, timecode, on=on))
+    assert info.start_timecode == timecode
+    assert info.rate == rate
+
+
+def test_a_file_without_a_timecode_has_none(ntsc_clip):
+    assert probe(ntsc_clip).start_timecode is None

@@ -1,0 +1,143 @@
+"""Inputs and outputs in every form: 10-bit video kept at 10 bits, a scan sequence written as
+video with a separate sound file, video written as an image sequence."""
+
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from model.checkpoint import DEFAULT_WEIGHTS
+from model.colorizer import Colorizer
+from remaster.errors import InputError
+from remaster.images import write_image
+from remaster.pipeline import FilmOptions, colorize_film
+from tests.media import photo_like, write_deep_video, write_sequence, write_tone
+
+pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights")
+HEIGHT = 48
+
+
+@pytest.fixture(scope="module")
+def colorizer():
+    return Colorizer.from_checkpoint(DEFAULT_WEIGHTS, device="cpu", working_short_side=64)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "ref.png"
+    write_image(path, photo_like(144, 192, seed=9))
+    return path
+
+
+def colour(source, output, reference, colorizer, **settings):
+    options = FilmOptions(
+        source=source,
+        output=output,
+        ref=reference,
+        method="embed",
+        device="cpu",
+        quiet=True,
+        **settings,
+    )
+    return colorize_film(options, colorizer)
+
+
+def frames_of(path):
+    """(pixel format, [(pts, time_base, yuv420p10le planes)]) of every frame."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [
+            (frame.pts, frame.time_base, frame.to_ndarray(format="yuv420p10le"))
+            for frame in container.decode(stream)
+        ]
+        return stream.codec_context.format.name, frames
+
+
+def assert_colour_planes(planes: np.ndarray):
+    chroma = planes[HEIGHT:].astype(np.int32)
+    assert np.abs(chroma - 512).mean() > 4  # 10-bit chroma, not neutral
+
+
+@pytest.mark.parametrize(
+    "codec, pixel_format, suffix",
+    [
+        ("ffv1", "yuv420p10le", ".mkv"),
+        ("prores_ks", "yuv422p10le", ".mov"),
+        ("libx264", "yuv420p10le", ".mp4"),  # High 10
+    ],
+)
+def test_10_bit_video_keeps_its_luma_at_10_bits(
+    tmp_path, reference, colorizer, codec, pixel_format, suffix
+):
+    source = write_deep_video(tmp_path / f"reel{suffix}", codec, pixel_format)
+    output = tmp_path / "colour.mkv"
+    colour(source, output, reference, colorizer, codec="ffv1")
+    source_format, before = frames_of(source)
+    output_format, after = frames_of(output)
+    assert (source_format, output_format) == (pixel_format, "yuv420p10le")
+    assert len(after) == len(before) == 4
+    for (pts, time_base, planes), (pts_out, time_base_out, planes_out) in zip(
+        before, after, strict=True
+    ):
+        assert abs(pts * time_base - pts_out * time_base_out) <= Fraction(1, 1000)  # Matroska ms
+        np.testing.assert_array_equal(planes_out[:HEIGHT], planes[:HEIGHT])
+        assert (planes[:HEIGHT] % 4).any()  # the test material uses all 10 bits
+        assert_colour_planes(planes_out)
+
+
+def test_10_bit_prores_stays_10_bit_and_h264_becomes_8_bit_with_a_note(
+    tmp_path, reference, colorizer
+):
+    source = write_deep_video(tmp_path / "reel.mov", "prores_ks", "yuv422p10le")
+    summary = colour(source, tmp_path / "colour.mov", reference, colorizer, codec="prores")
+    output_format, after = frames_of(tmp_path / "colour.mov")
+    assert output_format == "yuv422p10le"
+    assert not any("8-bit" in note for note in summary.notes)
+    _, before = frames_of(source)
+    for (_, _, planes), (_, _, planes_out) in zip(before, after, strict=True):
+        error = np.abs(planes_out[:HEIGHT].astype(int) - planes[:HEIGHT])
+        assert error.mean() < 1  # ProRes is lossy, but far finer than 8-bit steps of 4
+    summary = colour(source, tmp_path / "colour.mp4", reference, colorizer)
+    assert frames_of(tmp_path / "colour.mp4")[0] == "yuv420p"
+    assert any("written as 8-bit H.264" in note for note in summary.notes)
+
+
+def test_a_scan_sequence_becomes_video_with_its_sound(tmp_path, reference, colorizer):
+    rate = Fraction(24000, 1001)
+    write_sequence(tmp_path / "scans", 6, bits=16, suffix=".tif")
+    sound = write_tone(tmp_path / "sound.wav", float(6 / rate))
+    output = tmp_path / "colour.mov"
+    summary = colour(
+        tmp_path / "scans", output, reference, colorizer, fps=rate, audio=sound, codec="prores"
+    )
+    assert summary.frames == 6
+    assert not any("lasts" in note for note in summary.notes)  # sound as long as the picture
+    output_format, frames = frames_of(output)
+    assert output_format == "yuv422p10le"
+    assert [pts * time_base for pts, time_base, _ in frames] == [i / rate for i in range(6)]
+    for _, _, planes in frames:
+        assert_colour_planes(planes)
+    with av.open(str(output)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "pcm_s16le"
+        samples = sum(frame.samples for frame in container.decode(audio))
+    assert samples == round(6 / rate * 48000)
+
+
+def test_video_becomes_a_16_bit_sequence(tmp_path, reference, colorizer):
+    source = write_deep_video(tmp_path / "reel.mkv", "ffv1", "yuv420p10le", frames=3)
+    colour(source, tmp_path / "frames", reference, colorizer)
+    written = sorted((tmp_path / "frames").iterdir())
+    assert [path.name for path in written] == [f"reel_{n:06d}.png" for n in range(3)]
+    for path in written:
+        rgb = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert rgb.dtype == np.uint16 and rgb.shape == (48, 64, 3)
+        assert np.abs(rgb[..., 0].astype(int) - rgb[..., 2]).mean() > 65535 / 50
+
+
+def test_fps_is_for_sequences_only(tmp_path, reference, colorizer):
+    source = write_deep_video(tmp_path / "reel.mkv", "ffv1", "yuv420p10le", frames=1)
+    with pytest.raises(InputError, match="is a video, which has its own frame rate"):
+        colour(source, tmp_path / "out.mkv", reference, colorizer, fps=Fraction(24))
