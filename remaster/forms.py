@@ -6,8 +6,8 @@ follows from the input's and what the output can hold:
 
     input              video output                               sequence output
     8-bit video        8-bit (ProRes: 10-bit, as always)          8-bit RGB
-    10-bit video       10-bit with FFV1 and ProRes; H.264 8-bit   16-bit RGB
-    8/16-bit scans     8-bit, or 10-bit with FFV1 and ProRes      RGB of the scan's depth
+    10-bit video       10-bit (H.264: High 10)                    16-bit RGB
+    8/16-bit scans     8-bit, or 10-bit from 16-bit scans         RGB of the scan's depth
 
 Where the depth and range carry over, the output's luma is the input's exactly; a scan written
 as video is converted to limited-range BT.709 luma at the video's depth.
@@ -140,12 +140,7 @@ class VideoSink:
             self.info = dataclasses.replace(
                 source.info, colorspace=COLORSPACE_BT709, color_range=COLOR_RANGE_LIMITED
             )
-        self.notes = []
-        if source.info.bits > 8 and self.bits == 8:
-            self.notes.append(
-                f"{source.path}: {source.info.bits}-bit input written as 8-bit H.264, which "
-                "every player plays; --codec ffv1 or prores keeps 10 bits"
-            )
+        self.notes: list[str] = []
 
     def writer(self, path: Path) -> SegmentWriter:
         return SegmentWriter(path, self.info, self.codec, self.crf, self.preset, self.bits)

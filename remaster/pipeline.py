@@ -22,8 +22,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from model.colorizer import Colorizer
+from remaster.check import check_job
 from remaster.continuity import Continuity
-from remaster.cutlist import read_cuts
 from remaster.errors import InputError, OutputError
 from remaster.forms import (
     SequenceSink,
@@ -31,15 +31,14 @@ from remaster.forms import (
     VideoSink,
     input_identity,
     open_sink,
-    open_source,
     output_codec,
 )
-from remaster.images import read_reference, reference_warnings
+from remaster.images import read_reference
 from remaster.journal import Journal, file_digest
 from remaster.methods import ColourPredictor, Guide
 from remaster.planes import COLOR_RANGE_FULL, luma_coefficients
 from remaster.propagation import STEADY
-from remaster.shots import RefsPlan, load_refs
+from remaster.shots import RefsPlan
 from remaster.stages import (
     assign_entries,
     batch_by_entry,
@@ -146,34 +145,24 @@ def job_description(
     return description
 
 
-def reference_guides(
-    predictor: ColourPredictor, plan: RefsPlan
-) -> tuple[dict[tuple, Guide], list[str]]:
+def reference_guides(predictor: ColourPredictor, plan: RefsPlan) -> dict[tuple, Guide]:
     """Each distinct palette (references and weights) is read, embedded, folded and matched
-    once per run; and the warnings its references deserve (grey, small)."""
-    guides, warnings = {}, []
-    for palette in plan.palettes():
-        references, weights = palette
-        images = [read_reference(path) for path in references]
-        for path, image in zip(references, images, strict=True):
-            warnings += reference_warnings(path, image)
-        guides[palette] = predictor.guide(*images, weights=weights)
-    return guides, warnings
+    once per run."""
+    return {
+        (references, weights): predictor.guide(*map(read_reference, references), weights=weights)
+        for references, weights in plan.palettes()
+    }
 
 
 def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> FilmSummary:
     started = time.perf_counter()
     codec = check_paths(options)
-    source = open_source(options.source, options.fps)
+    # Everything `remaster check` checks, before the first frame: a mistake in the refs file
+    # or a reference costs seconds, not a night.
+    job = check_job(options.source, options.refs, options.ref, options.cuts, options.fps)
+    source, plan, cuts = job.source, job.plan, job.cuts
     info = source.info
     sink = open_sink(options.output, codec, source, options.crf, options.preset, options.audio)
-    plan = (
-        load_refs(options.refs, info.rate, info.start_timecode)
-        if options.refs
-        else RefsPlan.single(options.ref)
-    )
-    cuts = read_cuts(options.cuts, info.rate, info.frame_count) if options.cuts else []
-    plan = plan.split_at(cuts, info.rate)
     weights = resolve_weights(options.weights)
     colorizer = colorizer or Colorizer.from_checkpoint(
         weights, options.device, options.working_size
@@ -181,13 +170,13 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
     predictor = ColourPredictor(
         colorizer, options.method, STEADY if options.stabilise else 0.0, options.adapt
     )
-    guides, reference_notes = reference_guides(predictor, plan)
+    guides = reference_guides(predictor, plan)
     journal, resumed = Journal.open(
         options.output, job_description(options, plan, weights, codec, cuts), options.resume
     )
     continuity = Continuity(predictor, guides, options.segment_frames, journal.state)
     frames = encode_segments(options, source, plan, continuity, journal, sink)
-    notes = reference_notes + adaptation_notes(predictor) + continuity.notes(plan.source)
+    notes = job.warnings + adaptation_notes(predictor) + continuity.notes(plan.source)
     notes += finish(journal, frames, sink)
     if info.frame_count and info.frame_count != frames:
         notes.append(
