@@ -33,10 +33,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.material import fetch_sources, shown_frames  # noqa: E402
+from benchmarks.material import fetch_sources, shown_frames, write_planes  # noqa: E402
 from remaster.cuts import DETECTORS, analysis_grey, cut_detector  # noqa: E402
-from remaster.frames import Picture  # noqa: E402
-from remaster.media import SegmentWriter, VideoInfo, decode, probe  # noqa: E402
+from remaster.media import decode, probe  # noqa: E402
+from remaster.planes import COLOR_RANGE_FULL  # noqa: E402
 
 RATE = Fraction(10)
 SIZE = (512, 288)
@@ -134,29 +134,10 @@ def build_clip(path: Path, pieces: list[Piece], sources: dict[str, Path]) -> Cut
 
 
 def write_grey_h264(path: Path, frames: list[np.ndarray]) -> None:
+    """Grey frames as H.264, tagged full range: the grey is written as it is."""
     height, width = frames[0].shape
-    info = VideoInfo(
-        path=path,
-        width=width,
-        height=height,
-        rate=RATE,
-        time_base=1 / RATE,
-        frame_count=len(frames),
-        sample_aspect_ratio=None,
-        colorspace=6,  # BT.601
-        color_range=2,  # full: the grey is written as it is
-        audio_streams=0,
-        subtitle_streams=0,
-    )
     neutral = np.full((height // 2, width // 2), 128, np.uint8)
-    writer = SegmentWriter(path, info, "h264")
-    try:
-        for index, y in enumerate(frames):
-            writer.write(Picture(index, index, 1 / RATE, y, neutral, neutral))
-    except BaseException:
-        writer.abort()
-        raise
-    writer.close()
+    write_planes(path, [(y, neutral, neutral) for y in frames], RATE, "h264", COLOR_RANGE_FULL)
 
 
 def score(found: list[int], truth: list[int]) -> tuple[int, list[int], list[int], list[int]]:
@@ -219,8 +200,9 @@ def run(out: Path, detectors: list[str]) -> dict[str, dict[str, float]]:
             started = time.perf_counter()
             info = probe(clip.path)
             detector = cut_detector(name, info.rate)
+            full_range = info.color_range == COLOR_RANGE_FULL
             for picture in decode(clip.path):
-                detector.feed(picture.index, analysis_grey(picture.y, info.color_range == 2))
+                detector.feed(picture.index, analysis_grey(picture.y, full_range))
             found = detector.finish()
             seconds += time.perf_counter() - started
             frames += clip.frames

@@ -330,7 +330,18 @@ def spec_hash(
 
 
 def write_ffv1(path: Path, frames: Sequence[tuple[np.ndarray, ...]], rate: Fraction) -> None:
-    """4:2:0 planes -> FFV1 in Matroska, tagged BT.601 limited range, pts = index at 1/rate:
+    """4:2:0 planes -> FFV1 in Matroska, tagged BT.601 limited range, pts = index at 1/rate."""
+    write_planes(path, frames, rate, "ffv1", COLOR_RANGE_MPEG)
+
+
+def write_planes(
+    path: Path,
+    frames: Sequence[tuple[np.ndarray, ...]],
+    rate: Fraction,
+    codec: str,
+    color_range: int,
+) -> None:
+    """4:2:0 planes -> `codec`, tagged BT.601 and `color_range`, pts = index at 1/rate:
     remaster's own segment writer, so the tags are the ones its pipeline reads back."""
     height, width = frames[0][0].shape
     info = VideoInfo(
@@ -342,11 +353,11 @@ def write_ffv1(path: Path, frames: Sequence[tuple[np.ndarray, ...]], rate: Fract
         frame_count=len(frames),
         sample_aspect_ratio=None,
         colorspace=COLORSPACE_SMPTE170M,
-        color_range=COLOR_RANGE_MPEG,
+        color_range=color_range,
         audio_streams=0,
         subtitle_streams=0,
     )
-    writer = SegmentWriter(path, info, "ffv1")
+    writer = SegmentWriter(path, info, codec)
     try:
         for index, (y, u, v) in enumerate(frames):
             writer.write(Picture(index=index, pts=index, time_base=1 / rate, y=y, u=u, v=v))
