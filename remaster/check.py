@@ -111,9 +111,21 @@ def check_job(
     plan = plan.split_at(cuts, info.rate)
     rows = shot_rows(plan, frames, info.rate)
     warnings: list[str] = []
+    # A reference that cannot be used is reported at the first entry naming it: the line to fix.
+    lines: dict[Path, int] = {}
+    for entry in plan.entries:
+        for path in entry.references:
+            lines.setdefault(path, entry.line)
     for references, _ in plan.palettes():
         for path in references:
-            warnings += reference_warnings(path, read_reference(path))
+            try:
+                image = read_reference(path)
+            except InputError as error:
+                if plan.source is None:
+                    raise
+                where = f"line {lines[path]}" if lines.get(path) else "'default:'"
+                raise InputError(f"{plan.source}, {where}: {error}") from None
+            warnings += reference_warnings(path, image)
     return JobCheck(source, frames, plan, cuts, rows, warnings)
 
 

@@ -192,6 +192,31 @@ def image(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Sound file whose audio streams go into the video output, instead of the source's.",
 )
+@click.option(
+    "--on-decode-error",
+    type=click.Choice(["stop", "repeat", "skip"]),
+    default="stop",
+    show_default=True,
+    help="A frame the decoder rejects (a damaged file): stop with an error naming it; repeat "
+    "the frame before (frame count and timing kept); or skip it (the rest keep their timing).",
+)
+@click.option(
+    "--max-decode-errors",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Damaged frames repeated or skipped before the run stops.",
+)
+@click.option(
+    "--deinterlace",
+    is_flag=True,
+    help="Deinterlace interlaced footage first (FFmpeg's bwdif, one frame out per frame in).",
+)
+@click.option(
+    "--accept-short",
+    is_flag=True,
+    help="Write a file that is cut short (fewer frames than its header says) as far as it goes.",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same job.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def film(source: Path, output: Path | None, **settings) -> None:
@@ -264,7 +289,7 @@ def evaluate_command(
 
 
 @cli.command()
-@click.argument("source", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -291,14 +316,17 @@ def evaluate_command(
     help="Also write the cuts for an editing tool: .csv (PySceneDetect's scene list), .edl "
     "(CMX 3600) or .otio (OpenTimelineIO); may be given several times.",
 )
-def shots(source: Path, output: Path, keyframes: Path | None, sheet: Path | None, cut_list) -> None:
+@click.option("--fps", callback=parse_fps, help="Frames per second of an image sequence.")
+def shots(
+    source: Path, output: Path, keyframes: Path | None, sheet: Path | None, cut_list, fps
+) -> None:
     """Find the shots of SOURCE (hard cuts and fades, on luminance), export one keyframe per
     shot for a colorist to paint, and write the refs file that colours each shot from it."""
     from remaster.shot_list import write_shot_list
 
     keyframes = keyframes or output.with_name(f"{output.stem}-keyframes")
     sheet = sheet or output.with_name(f"{output.stem}-sheet.png")
-    listing = write_shot_list(source, output, keyframes, sheet, list(cut_list))
+    listing = write_shot_list(source, output, keyframes, sheet, list(cut_list), fps)
     click.echo(
         f"{len(listing.shots)} shots in {listing.frames} frames "
         f"({listing.frames_per_second:.0f} frames/s analysed); wrote {output}, "
@@ -379,5 +407,7 @@ def main() -> None:
     except (RemasterError, CheckpointError) as error:
         if debug:
             raise
+        if isinstance(error, CheckpointError):  # the fix is always the same: other weights
+            error = f"{error}; give --weights a checkpoint remaster wrote, or leave it out"
         click.echo(f"error: {error}", err=True)
         sys.exit(1)

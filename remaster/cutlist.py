@@ -38,8 +38,16 @@ FORMATS = {
 }
 START_FRAME = "Start Frame"  # scenedetect's column, and the one its own `load-scenes` reads
 START_SECONDS = "Start Time (seconds)"
-# The adapters raise these on files they cannot read (bad JSON, fields, timecodes, encodings).
-UNREADABLE = (otio.exceptions.OTIOError, ValueError, KeyError, TypeError, IndexError)
+# The adapters raise these on files they cannot read (bad JSON, fields, timecodes, encodings;
+# the EDL adapter an AttributeError on an event number given twice).
+UNREADABLE = (
+    otio.exceptions.OTIOError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+)
 
 
 def read_cuts(path: Path, rate: Fraction, frame_count: int | None = None) -> list[int]:
@@ -132,7 +140,7 @@ def _read_scene_list(path: Path, rate: Fraction) -> list[int]:
                     continue
                 where = f"{path}, line {reader.line_num}"
                 text = row[column].strip() if column < len(row) else ""
-                if not text.isdigit() or int(text) < 1:
+                if not (text.isascii() and text.isdigit()) or int(text) < 1:
                     raise InputError(
                         f"{where}: {START_FRAME} is {text!r}, not a frame number of 1 or more "
                         "(PySceneDetect counts frames from 1); fix or re-export the scene list"

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from model.files import atomic_output
+from remaster.damage import DecodePolicy, DecodeReport
 from remaster.errors import InputError, OutputError
 from remaster.frames import Picture
 from remaster.journal import Journal
@@ -68,10 +69,12 @@ class Source:
     info: VideoInfo
     sequence: Sequence | None = None
 
-    def frames(self) -> Iterator[Picture]:
+    def frames(
+        self, policy: DecodePolicy | None = None, report: DecodeReport | None = None
+    ) -> Iterator[Picture]:
         if self.sequence is not None:
             return read_sequence(self.sequence, self.info.rate)
-        return decode(self.path, self.info.bits)
+        return decode(self.path, self.info.bits, policy, report)
 
     @property
     def full_range(self) -> bool:
@@ -167,7 +170,7 @@ class VideoSink:
         notes = self.notes + self._audio_notes(frames)
         source = None if self.source.sequence is not None else self.source.path
         with atomic_output(self.output) as temporary:
-            notes += mux(journal.finished(), source, temporary, self.audio)
+            notes += mux(journal.finished(), source, temporary, self.audio, self.info.rotation)
             written = count_frames(temporary)
             if written != frames:
                 raise OutputError(

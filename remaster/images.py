@@ -15,6 +15,11 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # keep OpenCV's own warnings
 import cv2  # noqa: E402 - the log level must be set before the import
 import numpy as np  # noqa: E402
 
+if os.environ["OPENCV_LOG_LEVEL"] == "ERROR":
+    # Another module may have imported cv2 first, when the variable was not yet read: a
+    # decoder's warning ("PNG input buffer is incomplete") would then add a line to an error.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 from model.files import write_atomically
 from remaster.errors import InputError, OutputError  # noqa: E402
 
@@ -50,7 +55,10 @@ def _decode(path: Path | str, flags: int) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
-        raise InputError(f"{path}: cannot be decoded as an image (corrupt or truncated?)")
+        raise InputError(
+            f"{path}: cannot be decoded as an image (corrupt or truncated?); export it again as "
+            "PNG, JPEG or TIFF"
+        )
     if image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"{path}: {image.dtype} pixels are not supported; use 8 or 16 bits")
     return image
@@ -86,9 +94,15 @@ def read_reference(path: Path | str) -> np.ndarray:
     raw = _decode(path, cv2.IMREAD_UNCHANGED)
     opaque = 65535 if raw.dtype == np.uint16 else 255
     if raw.ndim == 3 and raw.shape[2] == 4 and raw[..., 3].min() < opaque:
-        share = float((raw[..., 3] < opaque).mean())
+        hidden = int((raw[..., 3] < opaque).sum())
+        # A few stray pixels would round to "0%": count them instead.
+        amount = (
+            f"{hidden / raw[..., 3].size:.0%} of it is"
+            if hidden >= raw[..., 3].size / 100
+            else f"{hidden} pixel{'s' if hidden > 1 else ''} of it {'are' if hidden > 1 else 'is'}"
+        )
         raise InputError(
-            f"{path}: {share:.0%} of it is transparent, and the colours hidden there would "
+            f"{path}: {amount} transparent, and the colours hidden there would "
             "count as the reference's; flatten it (no transparency) and save it again"
         )
     image = read_image(path)

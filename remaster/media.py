@@ -16,8 +16,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.filter
 import numpy as np
 
+from remaster.damage import Damaged, DecodePolicy, DecodeReport, mend
 from remaster.errors import InputError, OutputError
 from remaster.frames import Picture
 
@@ -49,11 +51,19 @@ class VideoInfo:
     subtitle_streams: int
     bits: int = 8  # luma depth the frames decode at: 8, or 10 for anything deeper
     start_timecode: str | None = None  # the first frame's SMPTE timecode, where the file says
+    rotation: int = 0  # degrees counter-clockwise a player turns the picture (display matrix)
+    field_order: str | None = None  # "tt", "bb", "tb" or "bt" where flagged interlaced
+    seconds: float | None = None  # the video stream's duration, where the file says
 
 
 def _open(path: Path, mode: str = "r", **options):
     try:
         return av.open(str(path), mode, **options)
+    except av.EOFError:
+        raise InputError(
+            f"{path}: ends before its first video frame (an empty or unfinished file); "
+            "check it is the film you meant"
+        ) from None
     except av.FFmpegError as error:
         raise InputError(f"{path}: cannot be opened as a video ({error.strerror})") from None
 
@@ -92,7 +102,31 @@ def probe(path: Path) -> VideoInfo:
             subtitle_streams=len(container.streams.subtitles),
             bits=8 if _depth(context.format) <= 8 else 10,
             start_timecode=_start_timecode(container, stream),
+            **_first_frame_facts(container, stream),
         )
+
+
+# FFmpeg's AVFieldOrder values for interlaced video, as the names ffprobe prints.
+FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+
+
+def _first_frame_facts(container, stream) -> dict:
+    """Rotation and interlacing, which FFmpeg reports on decoded frames (a phone's display
+    matrix, a frame's interlaced flag) as well as on the stream; and the stream's duration."""
+    seconds = float(stream.duration * stream.time_base) if stream.duration else None
+    if seconds is None and len(container.streams) == 1 and container.duration:
+        seconds = container.duration / av.time_base  # Matroska: only the file's duration
+    field_order = FIELD_ORDERS.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
+    rotation = 0
+    try:
+        frame = next(container.decode(stream), None)
+    except av.FFmpegError:  # damage is decode()'s to report, at its frame
+        frame = None
+    if frame is not None:
+        rotation = round(frame.rotation or 0) % 360
+        if field_order is None and frame.interlaced_frame:
+            field_order = "tt" if getattr(frame, "top_field_first", True) else "bb"
+    return {"rotation": rotation, "field_order": field_order, "seconds": seconds}
 
 
 def _start_timecode(container, stream) -> str | None:
@@ -118,45 +152,115 @@ def picture_bits(codec: str, source_bits: int) -> int:
     return 10 if source_bits > 8 and codec in DEEP_FORMATS else 8
 
 
-def decode(path: Path, bits: int = 8) -> Iterator[Picture]:
+def decode(
+    path: Path,
+    bits: int = 8,
+    policy: DecodePolicy | None = None,
+    report: DecodeReport | None = None,
+) -> Iterator[Picture]:
     """Every frame of the first video stream, in presentation order, as 4:2:0 planes of
     `bits` bits (8: uint8; 10: uint16, each plane converted at its own depth, so 10-bit luma
     is copied as it is).
 
-    Decodes from the start without seeking (seeking is unreliable in some files). A frame the
-    decoder rejects raises InputError naming the frame, rather than leaving a silent gap.
+    Decodes from the start without seeking (seeking is unreliable in some files), packet by
+    packet, so a packet the decoder rejects is a damaged frame handled by `policy` (damage.py)
+    and counted in `report`, never a silent gap. A file that cannot be read past a point raises
+    InputError naming the frame.
     """
+    policy = policy or DecodePolicy()
+    report = report if report is not None else DecodeReport()
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        time_base = Fraction(stream.time_base)
-        frame_ticks = 1 / (Fraction(stream.average_rate or stream.guessed_rate or 25) * time_base)
-        index, last_pts = 0, None
-        layout = "yuv420p" if bits == 8 else "yuv420p10le"
-        try:
-            for frame in container.decode(stream):
-                planes = frame.to_ndarray(format=layout)
-                height, width = frame.height, frame.width
-                chroma = planes[height:].reshape(2, height // 2, width // 2)
-                pts = frame.pts
-                if pts is None:  # some AVI files leave a frame unstamped: one frame after the last
-                    pts = 0 if last_pts is None else round(last_pts + frame_ticks)
-                last_pts = pts
-                yield Picture(
-                    index=index,
-                    pts=pts,
-                    time_base=Fraction(frame.time_base or time_base),
-                    y=planes[:height],
-                    u=chroma[0],
-                    v=chroma[1],
-                    bits=bits,
-                )
-                index += 1
-        except av.FFmpegError as error:
-            raise InputError(
-                f"{path}: frame {index} cannot be decoded ({error.strerror}); the file is damaged "
-                "there: repair or re-export it"
-            ) from None
+        rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+        events = _decoded(path, container, stream, bits, policy.deinterlace)
+        yield from mend(events, path, policy, report, 1 / rate)
+
+
+def _decoded(path: Path, container, stream, bits: int, deinterlace: bool) -> Iterator:
+    """Pictures (numbered later, by `mend`) and `Damaged` packets, in decode order."""
+    time_base = Fraction(stream.time_base)
+    frame_ticks = 1 / (Fraction(stream.average_rate or stream.guessed_rate or 25) * time_base)
+    layout = "yuv420p" if bits == 8 else "yuv420p10le"
+    deinterlacer = _Deinterlacer(stream) if deinterlace else None
+    decoded, last_pts = 0, None
+    # A decoder running several frames at once reports a bad packet a few packets late, so a
+    # damaged frame is found as the timestamp sent but never decoded, once a later one is.
+    sent: list[int] = []
+    errors, reason = 0, ""
+
+    def lost_before(pts: int | None) -> Iterator[Damaged]:
+        nonlocal errors
+        while sent and (pts is None or sent[0] <= pts):
+            missing = heapq.heappop(sent)
+            if missing != pts and errors:  # without an error, a frame the file discards
+                errors -= 1
+                yield Damaged(missing, time_base, reason)
+
+    def picture(frame) -> Picture:
+        nonlocal last_pts
+        planes = frame.to_ndarray(format=layout)
+        height, width = frame.height, frame.width
+        chroma = planes[height:].reshape(2, height // 2, width // 2)
+        pts = frame.pts
+        if pts is None:  # some AVI files leave a frame unstamped: one frame after the last
+            pts = 0 if last_pts is None else round(last_pts + frame_ticks)
+        last_pts = pts
+        frame_time_base = Fraction(frame.time_base) if frame.time_base else time_base
+        return Picture(-1, pts, frame_time_base, planes[:height], chroma[0], chroma[1], bits)
+
+    try:
+        for packet in container.demux(stream):
+            if packet.size and packet.pts is not None:
+                heapq.heappush(sent, packet.pts)
+            try:
+                frames = stream.decode(packet)
+            except av.FFmpegError as error:
+                errors, reason = errors + 1, error.strerror or str(error)
+                frames = []
+            if frames and frames[-1].pts is not None:
+                yield from lost_before(frames[-1].pts)
+            if deinterlacer is not None:
+                frames = [out for frame in frames for out in deinterlacer.filter(frame)]
+                if not packet.size:
+                    frames += deinterlacer.filter(None)
+            for frame in frames:
+                decoded += 1
+                yield picture(frame)
+        yield from lost_before(None)
+    except av.FFmpegError as error:
+        raise InputError(
+            f"{path}: cannot be read past frame {decoded} ({error.strerror}); the file is "
+            "damaged or cut short there: repair or re-copy it"
+        ) from None
+
+
+class _Deinterlacer:
+    """FFmpeg's bwdif in its frame mode: one progressive frame out for each frame in, with the
+    frame's own timestamp (in the filter's time base, half the stream's)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.graph = None
+
+    def filter(self, frame) -> list:
+        if self.graph is None:
+            if frame is None:
+                return []
+            self.graph = av.filter.Graph()
+            source = self.graph.add_buffer(template=self.stream)
+            bwdif = self.graph.add("bwdif", "mode=send_frame:parity=auto:deint=all")
+            sink = self.graph.add("buffersink")
+            source.link_to(bwdif)
+            bwdif.link_to(sink)
+            self.graph.configure()
+        self.graph.push(frame)
+        out = []
+        while True:
+            try:
+                out.append(self.graph.pull())
+            except (av.BlockingIOError, av.EOFError):
+                return out
 
 
 def codec_for(output: Path, codec: str | None) -> str:
@@ -280,7 +384,11 @@ def _interleave(sources: list[Iterator]) -> Iterator:
 
 
 def mux(
-    segments: list[Segment], source: Path | None, output: Path, audio: Path | None = None
+    segments: list[Segment],
+    source: Path | None,
+    output: Path,
+    audio: Path | None = None,
+    rotation: int = 0,
 ) -> list[str]:
     """Join the segments by stream copy with every audio and subtitle stream of `source`,
     packet for packet (never re-encoded, only empty flush packets skipped), into `output`.
@@ -294,6 +402,8 @@ def mux(
         first = stack.enter_context(av.open(str(segments[0].path)))
         out = stack.enter_context(av.open(str(output), "w"))
         video = out.add_stream_from_template(first.streams.video[0])
+        if rotation:  # the source's display matrix: players turn the output as they did it
+            video.set_display_rotation(rotation)
         inputs = []
         if audio is not None:
             sound = stack.enter_context(_open(audio))

@@ -14,6 +14,8 @@ segments in a work folder beside the output for `--resume`.
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -24,6 +26,7 @@ from tqdm import tqdm
 from model.colorizer import Colorizer
 from remaster.check import check_job
 from remaster.continuity import Continuity
+from remaster.damage import DecodePolicy, DecodeReport
 from remaster.errors import InputError, OutputError
 from remaster.forms import (
     SequenceSink,
@@ -70,6 +73,10 @@ class FilmOptions:
     cuts: Path | None = None  # a cut list (.csv, .edl, .otio): entries split into its shots
     fps: Fraction | None = None  # an image sequence's frame rate (a video carries its own)
     audio: Path | None = None  # sound to mux instead of the source's (a sequence has none)
+    on_decode_error: str = "stop"  # a frame the decoder rejects: stop, repeat or skip (damage.py)
+    max_decode_errors: int = 10  # damaged frames repeated or skipped before giving up
+    deinterlace: bool = False
+    accept_short: bool = False  # write a file cut short (fewer frames than its header says)
 
 
 @dataclass
@@ -110,11 +117,29 @@ def check_paths(options: FilmOptions) -> str | None:
     source, output = options.source.resolve(), options.output.resolve()
     if source == output:
         raise OutputError(f"{options.output}: is the input; choose another output name")
+    if output.parent.exists() and not output.parent.is_dir():
+        raise OutputError(f"{options.output}: {output.parent} is a file, not a folder")
     if not output.parent.is_dir():
         raise OutputError(f"{options.output}: folder {output.parent} does not exist")
+    if not os.access(output.parent, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"{options.output}: folder {output.parent} is not writable; choose another output "
+            "folder or change its permissions"
+        )
+    check_device(options.device)
     if (options.refs is None) == (options.ref is None):
         raise InputError("give either --refs FILE.yaml or --ref IMAGE (one of them)")
     return output_codec(options.output, options.codec)
+
+
+def check_device(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(
+            f"--device {device}: no CUDA GPU is usable here (torch {torch.__version__}); use "
+            "--device cpu, or --device auto to take a GPU where there is one"
+        )
 
 
 def job_description(
@@ -140,6 +165,8 @@ def job_description(
             options.adapt,
         ],
     }
+    if options.deinterlace:  # changes every frame's luma
+        description["deinterlace"] = "bwdif"
     if cuts:  # the cut frames themselves: the same cuts from another file are the same job
         description["cuts"] = list(cuts)
     return description
@@ -175,14 +202,20 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
         options.output, job_description(options, plan, weights, codec, cuts), options.resume
     )
     continuity = Continuity(predictor, guides, options.segment_frames, journal.state)
-    frames = encode_segments(options, source, plan, continuity, journal, sink)
-    notes = job.warnings + adaptation_notes(predictor) + continuity.notes(plan.source)
-    notes += finish(journal, frames, sink)
-    if info.frame_count and info.frame_count != frames:
-        notes.append(
-            f"{options.source}: its header announces {info.frame_count} frames but {frames} "
-            "decoded; the output has all decoded frames"
-        )
+    report = DecodeReport()
+    try:
+        frames = encode_segments(options, source, plan, continuity, journal, sink, report)
+        notes = job.warnings + adaptation_notes(predictor) + continuity.notes(plan.source)
+        notes += picture_notes(options, info, report, frames)
+        notes += finish(journal, frames, sink)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        raise OutputError(
+            f"{options.output}: the disk is full ({os.strerror(error.errno)}); nothing was "
+            f"written under this name: free space in {options.output.resolve().parent} and run "
+            "the same command with --resume"
+        ) from None
     elapsed = time.perf_counter() - started
     return FilmSummary(
         frames,
@@ -194,6 +227,48 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
         predictor.summary(),
         [adapted.seconds for adapted in predictor.adaptations],
     )
+
+
+def picture_notes(options: FilmOptions, info, report: DecodeReport, frames: int) -> list[str]:
+    """What became of damage, truncation, rotation and interlacing; a file cut short is an
+    error unless the user accepts it (after the work: its finished segments are kept)."""
+    notes = []
+    source = options.source  # `frames` were decoded; `report` is empty for a sequence
+    if report.damaged:
+        done = "repeated the frame before" if options.on_decode_error == "repeat" else "skipped"
+        shown = ", ".join(map(str, report.damaged[:10])) + (", ..." if report.damaged[10:] else "")
+        count = len(report.damaged)
+        notes.append(f"{source}: {count} frames could not be decoded ({shown}); {done}")
+    announced = f"{info.frame_count} frames"
+    short = bool(info.frame_count) and frames + report.skipped < info.frame_count
+    if not info.frame_count and info.seconds and report.end is not None:
+        # Matroska counts no frames: compare times, allowing for a last frame's own length.
+        short = report.end - report.start < info.seconds - 2 / float(info.rate) - 0.1
+        announced = f"{info.seconds:.2f} s"
+    if short and not options.accept_short:
+        raise InputError(
+            f"{source}: ends after {frames} frames, but its header announces {announced}; the "
+            "file is cut short (an interrupted copy?): copy it again, or run the same command "
+            "with --resume --accept-short to write the frames it has"
+        )
+    if short or (info.frame_count and info.frame_count != frames + report.skipped):
+        notes.append(
+            f"{source}: its header announces {announced} but {frames} decoded; the output has "
+            "all decoded frames"
+        )
+    if info.rotation:
+        notes.append(
+            f"{source}: is shown turned {info.rotation} degrees (its display matrix); the "
+            "frames are coloured as stored and the output carries the same turn"
+        )
+    if info.field_order and options.deinterlace:
+        notes.append(f"{source}: deinterlaced (bwdif, one frame per frame)")
+    elif info.field_order:
+        notes.append(
+            f"{source}: is interlaced (field order {info.field_order}); its frames were coloured "
+            "as they are, where moving edges comb: --deinterlace deinterlaces them first"
+        )
+    return notes
 
 
 def adaptation_notes(predictor: ColourPredictor) -> list[str]:
@@ -211,6 +286,7 @@ def encode_segments(
     continuity: Continuity,
     journal: Journal,
     sink: VideoSink | SequenceSink,
+    report: DecodeReport | None = None,
 ) -> int:
     """Decode, colorize and encode every frame not in a finished segment. Returns the number
     of frames in the film."""
@@ -222,7 +298,11 @@ def encode_segments(
 
     def unfinished():
         nonlocal decoded
-        for item in assign_entries(prefetch(source.frames()), plan, info.rate):
+        policy = DecodePolicy(
+            options.on_decode_error, options.max_decode_errors, options.deinterlace
+        )
+        pictures = source.frames(policy, report)
+        for item in assign_entries(prefetch(pictures), plan, info.rate):
             decoded += 1
             if item.picture.index // per_segment in done:
                 progress.update()

@@ -24,10 +24,10 @@ from model.files import write_atomically
 from remaster.cutlist import check_writable, write_cuts
 from remaster.cuts import analysis_grey, cut_detector
 from remaster.errors import InputError, OutputError
+from remaster.forms import Source, open_source
 from remaster.frames import Picture
 from remaster.images import write_image
-from remaster.media import decode, probe
-from remaster.planes import COLOR_RANGE_FULL, grey_from_luma
+from remaster.planes import grey_from_luma
 from remaster.shots import format_timecode
 
 # A keyframe comes from the middle half of its shot, away from the ends where fades and
@@ -51,7 +51,7 @@ class Shot:
 
 @dataclass
 class ShotList:
-    film: Path
+    source: Source
     rate: Fraction
     frames: int
     shots: list[Shot]
@@ -79,21 +79,27 @@ def pick_keyframe(start: int, end: int, sharp: np.ndarray, bright: np.ndarray) -
     return int(candidates[np.argmax(sharp[candidates])])
 
 
-def find_shots(film: Path) -> ShotList:
+def luma8(picture: Picture) -> np.ndarray:
+    """The luma plane at 8 bits (deeper video and scans keep their top bits)."""
+    if picture.bits == 8:
+        return picture.y
+    return (picture.y >> (picture.bits - 8)).astype(np.uint8)
+
+
+def find_shots(source: Source) -> ShotList:
     """Cuts, per-frame sharpness and brightness in one decoding pass; a keyframe per shot."""
-    info = probe(film)
+    info = source.info
     detector = cut_detector("scenedetect", info.rate)
     sharp, bright = [], []
     started = time.perf_counter()
-    full_range = info.color_range == COLOR_RANGE_FULL
-    for picture in decode(film):
-        grey = analysis_grey(picture.y, full_range)
+    for picture in source.frames():
+        grey = analysis_grey(luma8(picture), source.full_range)
         detector.feed(picture.index, grey)
         sharp.append(sharpness(grey))
         bright.append(float(grey.mean()))
     seconds = time.perf_counter() - started
     if not sharp:
-        raise InputError(f"{film}: no video frames could be decoded")
+        raise InputError(f"{source.path}: no video frames could be decoded")
     count = len(sharp)
     bounds = [0, *detector.finish(), count]
     sharp_array, bright_array = np.array(sharp), np.array(bright)
@@ -101,7 +107,7 @@ def find_shots(film: Path) -> ShotList:
         Shot(start, end, pick_keyframe(start, end, sharp_array, bright_array))
         for start, end in zip(bounds[:-1], bounds[1:], strict=True)
     ]
-    return ShotList(film, info.rate, count, shots, seconds)
+    return ShotList(source, info.rate, count, shots, seconds)
 
 
 def keyframe_name(number: int, frame: int) -> str:
@@ -110,7 +116,8 @@ def keyframe_name(number: int, frame: int) -> str:
 
 def grey_rgb(picture: Picture, full_range: bool) -> np.ndarray:
     """The frame as the grey it shows, in three channels: what a colorist paints over."""
-    grey = grey_from_luma(torch.from_numpy(picture.y), full_range).clamp(0, 1)
+    luma = torch.from_numpy(picture.y.astype(np.int32))
+    grey = grey_from_luma(luma, full_range, picture.bits).clamp(0, 1)
     grey8 = (grey * 255).round().to(torch.uint8).numpy()
     return np.repeat(grey8[..., None], 3, axis=2)
 
@@ -128,14 +135,13 @@ def export_keyframes(listing: ShotList, folder: Path) -> dict[int, np.ndarray]:
             f"{' and more' if len(existing) > 3 else ''}, perhaps painted; remove them or "
             "choose another --keyframes folder"
         )
-    full_range = probe(listing.film).color_range == COLOR_RANGE_FULL
     images: dict[int, np.ndarray] = {}
     last = max(paths)
-    pictures = decode(listing.film)
+    pictures = listing.source.frames()
     try:
         for picture in pictures:
             if picture.index in paths:
-                images[picture.index] = grey_rgb(picture, full_range)
+                images[picture.index] = grey_rgb(picture, listing.source.full_range)
                 write_image(paths[picture.index], images[picture.index])
             if picture.index >= last:
                 break
@@ -152,10 +158,12 @@ def refs_text(listing: ShotList, refs: Path, folder: Path) -> str:
         else folder.resolve()
     )
     lines = [
-        f"# Shots of {listing.film.name}: {len(listing.shots)} shots, {listing.frames} frames "
-        f"at {float(listing.rate):.3f} frames/s, found by `remaster shots`.",
+        f"# Shots of {listing.source.path.name}: {len(listing.shots)} shots, "
+        f"{listing.frames} frames at {float(listing.rate):.3f} frames/s, found by "
+        "`remaster shots`.",
         f"# Paint each keyframe in {relative.as_posix()}/ (keep its name), then run:",
-        f"#   remaster {listing.film.name} --refs {refs.name}",
+        f"#   remaster {listing.source.path.name} --refs {refs.name}"
+        + (f" --fps {listing.rate}" if listing.source.sequence else ""),
         "shots:",
     ]
     for number, shot in enumerate(listing.shots, 1):
@@ -206,7 +214,12 @@ def contact_sheet(listing: ShotList, images: dict[int, np.ndarray]) -> np.ndarra
 
 
 def write_shot_list(
-    film: Path, refs: Path, keyframes: Path, sheet: Path | None, cut_lists: list[Path] = ()
+    film: Path,
+    refs: Path,
+    keyframes: Path,
+    sheet: Path | None,
+    cut_lists: list[Path] = (),
+    fps: Fraction | None = None,
 ) -> ShotList:
     """The whole command: find the shots, export keyframes, write the refs file and sheet,
     and the cuts as cut lists for editing tools (remaster/cutlist.py)."""
@@ -219,16 +232,16 @@ def write_shot_list(
         raise OutputError(f"{film}: is the input; choose another output name")
     if refs.exists():
         raise OutputError(f"{refs}: already exists, perhaps edited; remove it or choose another -o")
-    rate = probe(film).rate
+    source = open_source(film, fps)
     for path in cut_lists:
-        check_writable(path, rate)
-    listing = find_shots(film)
+        check_writable(path, source.info.rate)
+    listing = find_shots(source)
     keyframes.mkdir(parents=True, exist_ok=True)
     images = export_keyframes(listing, keyframes)
     if sheet is not None:
         write_image(sheet, contact_sheet(listing, images))
     cuts = [shot.start for shot in listing.shots[1:]]
     for path in cut_lists:
-        write_cuts(path, cuts, listing.frames, listing.rate, film.name)
+        write_cuts(path, cuts, listing.frames, listing.rate, source.path.name)
     write_atomically(refs, refs_text(listing, refs, keyframes).encode())
     return listing

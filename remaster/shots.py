@@ -33,6 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import yaml
+from yaml.constructor import SafeConstructor
 
 from remaster.errors import InputError
 
@@ -274,12 +275,14 @@ def parse_start(value: object, rate: Fraction, start_timecode: str | None = None
     if isinstance(value, int):
         if value < 0:
             raise ValueError("a start frame cannot be negative")
-        return Start(frame=value)
+        return Start(frame=_frame_number(value))
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return Start(frame=int(text))
+        if text.isascii() and text.isdigit():
+            return Start(frame=_frame_number(int(text)))
         if seconds := SECONDS.match(text):
+            if not math.isfinite(float(seconds.group(1))) or len(seconds.group(1)) > 20:
+                raise ValueError(f"{text!r} is more seconds than any film runs")
             return Start(seconds=float(seconds.group(1)))
         if TIMECODE.match(text):
             return Start(frame=timecode_frame(text, rate, start_timecode))
@@ -287,6 +290,13 @@ def parse_start(value: object, rate: Fraction, start_timecode: str | None = None
         f'{value!r} is not a start: use a frame number (120), a timecode ("00:00:04:12") '
         "or seconds (12.5s)"
     )
+
+
+def _frame_number(frame: int) -> int:
+    # Positions are compared as floats (seconds and frames mix): past 2**53 they stop being exact.
+    if frame > 2**53:
+        raise ValueError(f"{frame} is more frames than any film has")
+    return frame
 
 
 def parse_keyframes(
@@ -315,7 +325,9 @@ def parse_weights(value: object, count: int) -> tuple[float, ...]:
             f"gives {len(values)} weights for {count} references; give one per reference, in "
             "the same order"
         )
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values):
+    if not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf for v in values
+    ):
         raise ValueError(f"{value!r}: weights must be positive numbers, e.g. [3, 1]")
     total = float(sum(values))
     return tuple(float(v) / total for v in values)
@@ -337,8 +349,33 @@ def scalar_texts(node: yaml.Node) -> object:
     if isinstance(node, yaml.SequenceNode):
         return [scalar_texts(item) for item in node.value]
     if isinstance(node, yaml.ScalarNode):
-        return int(node.value) if node.value.isdigit() else node.value
+        return int(node.value) if node.value.isascii() and node.value.isdigit() else node.value
     raise ValueError("expected a frame number, a timecode or seconds, or a list of them")
+
+
+def _plain(node: yaml.Node, where: str) -> object:
+    """A node's value as safe YAML reads it (an empty value is None); a tag it cannot read,
+    `!!python/object` say, is an error of the file, not of remaster."""
+    try:
+        return SafeConstructor().construct_document(node)
+    except yaml.YAMLError as error:
+        raise InputError(
+            f"{where}: {getattr(error, 'problem', error)}; write plain paths and numbers"
+        ) from None
+
+
+def _fields(node: yaml.MappingNode, path: Path) -> dict[str, yaml.Node]:
+    """A mapping's keys and values; a key that is not plain text, or appears twice, is an
+    error (YAML would keep the last of two silently)."""
+    fields: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        line = f"{path}, line {key.start_mark.line + 1}"
+        if not isinstance(key, yaml.ScalarNode):
+            raise InputError(f"{line}: a key must be a plain word, such as 'start'")
+        if key.value in fields:
+            raise InputError(f"{line}: {key.value!r} is given twice; keep one")
+        fields[key.value] = value
+    return fields
 
 
 def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> RefsPlan:
@@ -347,16 +384,32 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
     if not path.is_file():
         raise InputError(f"{path}: no such refs file")
     try:
-        root = yaml.compose(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        line = getattr(getattr(error, "problem_mark", None), "line", None)
-        at = f", line {line + 1}" if line is not None else ""
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: is not UTF-8 text; save the refs file as UTF-8") from None
+    except yaml.reader.ReaderError as error:
+        # A control character: the reader gives its position in the text, not a mark.
+        before = text[: error.position]
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        at = f"line {before.count(chr(10)) + 1}, column {len(before.rsplit(chr(10), 1)[-1]) + 1}"
         raise InputError(
-            f"{path}{at}: not valid YAML ({getattr(error, 'problem', error)})"
+            f"{path}, {at}: character {code:#06x} is not allowed in YAML; remove it"
         ) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise InputError(
+            f"{path}{at}: not valid YAML ({getattr(error, 'problem', error)}); fix it there"
+        ) from None
+    if root is None:
+        raise InputError(
+            f"{path}: is empty; write 'shots:' with an entry (start: and ref:) per shot, or "
+            "let `remaster shots` write it"
+        )
     if not isinstance(root, yaml.MappingNode):
         raise InputError(f"{path}: expected 'shots:' (and optionally 'default:') at the top level")
-    fields = {key.value: value for key, value in root.value}
+    fields = _fields(root, path)
     unknown = set(fields) - {"shots", "default"}
     if unknown:
         raise InputError(
@@ -366,9 +419,8 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
     default = None
     if "default" in fields:
         node = fields["default"]
-        default = _references(
-            yaml.safe_load(yaml.serialize(node)), folder, f"{path}, line {node.start_mark.line + 1}"
-        )
+        where = f"{path}, line {node.start_mark.line + 1}"
+        default = _references(_plain(node, where), folder, where)
     shots_node = fields.get("shots")
     if not isinstance(shots_node, yaml.SequenceNode) or not shots_node.value:
         raise InputError(f"{path}: 'shots:' must be a non-empty list of entries with start and ref")
@@ -376,14 +428,14 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
     for node in shots_node.value:
         line = node.start_mark.line + 1
         where = f"{path}, line {line}"
-        item = (
-            dict((key.value, value) for key, value in node.value)
-            if isinstance(node, yaml.MappingNode)
-            else {}
-        )
-        if not {"start", "ref"} <= set(item) <= {"start", "ref", "keyframe", "weight"} or not (
-            isinstance(item["start"], yaml.ScalarNode)
-        ):
+        item = _fields(node, path) if isinstance(node, yaml.MappingNode) else {}
+        unknown = sorted(set(item) - {"start", "ref", "keyframe", "weight"})
+        if unknown:
+            raise InputError(
+                f"{where}: unknown key {unknown[0]!r}; an entry has 'start:', 'ref:', and "
+                "optionally 'keyframe:' and 'weight:'"
+            )
+        if not {"start", "ref"} <= set(item) or not isinstance(item["start"], yaml.ScalarNode):
             raise InputError(
                 f"{where}: each entry needs 'start:' and 'ref:', and may have 'keyframe:' and "
                 "'weight:'"
@@ -392,8 +444,7 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
             start = parse_start(scalar_texts(item["start"]), rate, start_timecode)
         except ValueError as error:
             raise InputError(f"{where}: {error}") from None
-        ref = yaml.safe_load(yaml.serialize(item["ref"]))
-        references = _references(ref, folder, where)
+        references = _references(_plain(item["ref"], where), folder, where)
         keyframes: tuple[int, ...] = ()
         if "keyframe" in item:
             try:
@@ -405,9 +456,7 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
         weights: tuple[float, ...] = ()
         if "weight" in item:
             try:
-                weights = parse_weights(
-                    yaml.safe_load(yaml.serialize(item["weight"])), len(references)
-                )
+                weights = parse_weights(_plain(item["weight"], where), len(references))
             except ValueError as error:
                 raise InputError(f"{where}: weight: {error}") from None
         entries.append(ShotEntry(start, references, line, keyframes, weights=weights))

@@ -138,6 +138,9 @@ def predict_colour(
         yield Prediction(batch, lightness, predict(lightness, batch))
 
 
+BAND_ROWS = 256  # even, so no 2x2 chroma block straddles two bands
+
+
 def chroma_planes(
     predictions: Iterable[Prediction],
     coefficients: tuple[float, float],
@@ -148,9 +151,17 @@ def chroma_planes(
     """New chroma planes of `bits` bits for each frame; the timestamps pass untouched, and so
     does the luma plane unless `luma` converts it to the output's depth and range (a scan
     written as video, 10-bit video written as 8-bit H.264)."""
+    settings = (coefficients, full_range, bits)
     for prediction in predictions:
-        rgb = lab_to_rgb(torch.cat([prediction.lightness, prediction.ab], dim=1))
-        cb, cr = chroma_from_rgb(rgb, coefficients, full_range, bits)
+        # In bands of rows: every step is per pixel or per 2x2 block, so the planes are the
+        # same, and an 8K frame's float RGB and its temporaries (3 GB) never exist whole.
+        lab = torch.cat([prediction.lightness, prediction.ab], dim=1)
+        bands = [
+            chroma_from_rgb(lab_to_rgb(lab[..., top : top + BAND_ROWS, :]), *settings)
+            for top in range(0, lab.shape[-2], BAND_ROWS)
+        ]
+        cb = np.concatenate([band[0] for band in bands], axis=1)
+        cr = np.concatenate([band[1] for band in bands], axis=1)
         for item, u, v in zip(prediction.batch, cb, cr, strict=True):
             picture = item.picture
             y = picture.y if luma is None else luma(picture.y)

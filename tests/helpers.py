@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import torch
 
@@ -50,3 +55,46 @@ def run_remaster(*args) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "remaster", *map(str, args)], capture_output=True, text=True
     )
+
+
+def film_command(source, refs, output, weights, *extra) -> list[str]:
+    """`remaster SOURCE --refs REFS -o OUTPUT` on the CPU, quietly, as a process's argv."""
+    return [
+        sys.executable, "-m", "remaster", str(source), "--refs", str(refs), "-o", str(output),
+        "--weights", str(weights), "--device", "cpu", "-q", *map(str, extra),
+    ]  # fmt: skip
+
+
+def journaled_segments(output) -> set[int]:
+    """The segments a run writing `output` has finished, as its journal records them."""
+    from remaster.journal import JOURNAL, work_folder
+
+    try:
+        return {int(k) for k in json.loads((work_folder(output) / JOURNAL).read_text())["segments"]}
+    except (OSError, ValueError, KeyError):
+        return set()  # not written yet (it is replaced whole, never half-written)
+
+
+def kill_after_segment(command, output, segment: int, delay: float = 0.0) -> None:
+    """Run `command` and kill -9 it `delay` seconds after segment `segment` is journaled; fail
+    if it ends by itself first, or leaves anything under the output's name."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if segment in journaled_segments(output):
+            time.sleep(delay)
+            break
+        time.sleep(0.02)
+    killed = process.poll() is None
+    if killed:
+        os.kill(process.pid, signal.SIGKILL)
+    _, stderr = process.communicate()
+    assert killed, f"the run ended before segment {segment} could be interrupted: {stderr!r}"
+    assert not Path(output).exists()  # never a half-written file under the output's name
+
+
+def decoded_planes(path) -> list[tuple]:
+    """Every frame's timestamp and Y, U and V planes, as bytes: equal lists, identical frames."""
+    from remaster.media import decode
+
+    return [(p.pts, p.y.tobytes(), p.u.tobytes(), p.v.tobytes()) for p in decode(path)]

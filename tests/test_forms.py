@@ -87,9 +87,7 @@ def test_10_bit_video_keeps_its_luma_at_10_bits(
         assert_colour_planes(planes_out)
 
 
-def test_10_bit_prores_stays_10_bit_in_prores_and_h264(
-    tmp_path, reference, colorizer
-):
+def test_10_bit_prores_stays_10_bit_in_prores_and_h264(tmp_path, reference, colorizer):
     source = write_deep_video(tmp_path / "reel.mov", "prores_ks", "yuv422p10le")
     summary = colour(source, tmp_path / "colour.mov", reference, colorizer, codec="prores")
     output_format, after = frames_of(tmp_path / "colour.mov")

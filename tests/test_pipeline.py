@@ -1,10 +1,6 @@
 """The film pipeline on real encoded clips: timing, sound, luminance, embeddings, resume."""
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from fractions import Fraction
 
 import av
@@ -17,6 +13,8 @@ from remaster.images import write_image
 from remaster.journal import work_folder
 from remaster.media import decode, probe
 from remaster.pipeline import FilmOptions, colorize_film
+from tests.helpers import decoded_planes as planes
+from tests.helpers import film_command, kill_after_segment
 from tests.media import (
     add_subtitles,
     grey_of,
@@ -136,32 +134,9 @@ def test_output_equal_to_input_is_refused(film, tiny_checkpoint):
     assert (film / "reel.mp4").read_bytes() == before
 
 
-def planes(path):
-    return [(p.pts, p.y.tobytes(), p.u.tobytes(), p.v.tobytes()) for p in decode(path)]
-
-
-def film_command(source, refs, output, weights, *extra):
-    return [
-        sys.executable, "-m", "remaster", str(source), "--refs", str(refs), "-o", str(output),
-        "--weights", str(weights), "--device", "cpu", "-q", *extra,
-    ]  # fmt: skip
-
-
 def kill_and_resume(command, output, after_segment: int) -> subprocess.CompletedProcess:
     """Run `command`, kill -9 it once segment `after_segment` is journaled, then resume."""
-    journal = work_folder(output) / "journal.json"
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        if journal.is_file() and f'"{after_segment}"' in journal.read_text():
-            break
-        time.sleep(0.02)
-    killed = process.poll() is None
-    if killed:
-        os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert killed, "the run finished before it could be interrupted"
-    assert not output.exists()  # never a half-written file under the output's name
+    kill_after_segment(command, output, after_segment)
     result = subprocess.run([*command, "--resume"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "segments resumed" in result.stdout

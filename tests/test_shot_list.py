@@ -164,3 +164,20 @@ def test_timecodes_are_written_as_editors_show_them(rate, frame, text):
 def test_the_cut_detectors_are_named():
     with pytest.raises(ValueError, match="unknown cut detector"):
         cuts.cut_detector("magic", Fraction(24))
+
+
+def test_a_16_bit_scan_sequence_has_its_shots_found(tmp_path):
+    """Film scans arrive as numbered frames: two panning shots as 16-bit grey PNGs."""
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    frames = panning_frames(SHOT, seed=1) + panning_frames(SHOT, seed=2)
+    for number, rgb in enumerate(frames):
+        grey16 = grey_of(rgb)[..., 0].astype(np.uint16) * 257 + number % 7  # bits below 8
+        cv2.imwrite(str(scans / f"scan_{number:06d}.png"), grey16)
+    result = run_remaster("shots", scans, "--fps", "24", "-o", tmp_path / "shots.yaml")
+    assert result.returncode == 0, result.stderr
+    plan = load_refs(tmp_path / "shots.yaml", Fraction(24))
+    assert [entry.start.frame for entry in plan.entries] == [0, SHOT]
+    assert "--fps 24" in (tmp_path / "shots.yaml").read_text()
+    missing_rate = run_remaster("shots", scans, "-o", tmp_path / "again.yaml")
+    assert missing_rate.returncode == 1 and "--fps" in missing_rate.stderr

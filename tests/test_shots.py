@@ -110,7 +110,7 @@ def test_bad_timecodes(timecode, rate, message):
         ("shots:\n  - start: 0\n", "line 2: each entry needs 'start:' and 'ref:'"),
         (
             "shots:\n  - start: 0\n    ref: refs/car.png\n    key: 3\n",
-            "line 2: each entry needs 'start:' and 'ref:', and may have 'keyframe:'",
+            "line 2: unknown key 'key'; an entry has 'start:', 'ref:', and optionally 'keyframe:'",
         ),
         (
             "shots:\n  - start: 0\n    ref: refs/car.png\n    keyframe: 30\n"
