@@ -9,39 +9,25 @@ import numpy as np
 import pytest
 
 from model.checkpoint import DEFAULT_WEIGHTS
-from model.colorizer import Colorizer
 from remaster.errors import InputError
-from remaster.images import write_image
 from remaster.pipeline import FilmOptions, colorize_film
-from tests.media import photo_like, write_deep_video, write_sequence, write_tone
+from tests.media import write_deep_video, write_sequence, write_tone
 
 pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights")
 HEIGHT = 48
 
 
-@pytest.fixture(scope="module")
-def colorizer():
-    return Colorizer.from_checkpoint(DEFAULT_WEIGHTS, device="cpu", working_short_side=64)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ref") / "ref.png"
-    write_image(path, photo_like(144, 192, seed=9))
-    return path
-
-
-def colour(source, output, reference, colorizer, **settings):
+def colour(source, output, photo_reference, small_frame_colorizer, **settings):
     options = FilmOptions(
         source=source,
         output=output,
-        ref=reference,
+        ref=photo_reference,
         method="embed",
         device="cpu",
         quiet=True,
         **settings,
     )
-    return colorize_film(options, colorizer)
+    return colorize_film(options, small_frame_colorizer)
 
 
 def frames_of(path):
@@ -69,11 +55,11 @@ def assert_colour_planes(planes: np.ndarray):
     ],
 )
 def test_10_bit_video_keeps_its_luma_at_10_bits(
-    tmp_path, reference, colorizer, codec, pixel_format, suffix
+    tmp_path, photo_reference, small_frame_colorizer, codec, pixel_format, suffix
 ):
     source = write_deep_video(tmp_path / f"reel{suffix}", codec, pixel_format)
     output = tmp_path / "colour.mkv"
-    colour(source, output, reference, colorizer, codec="ffv1")
+    colour(source, output, photo_reference, small_frame_colorizer, codec="ffv1")
     source_format, before = frames_of(source)
     output_format, after = frames_of(output)
     assert (source_format, output_format) == (pixel_format, "yuv420p10le")
@@ -87,9 +73,13 @@ def test_10_bit_video_keeps_its_luma_at_10_bits(
         assert_colour_planes(planes_out)
 
 
-def test_10_bit_prores_stays_10_bit_in_prores_and_h264(tmp_path, reference, colorizer):
+def test_10_bit_prores_stays_10_bit_in_prores_and_h264(
+    tmp_path, photo_reference, small_frame_colorizer
+):
     source = write_deep_video(tmp_path / "reel.mov", "prores_ks", "yuv422p10le")
-    summary = colour(source, tmp_path / "colour.mov", reference, colorizer, codec="prores")
+    summary = colour(
+        source, tmp_path / "colour.mov", photo_reference, small_frame_colorizer, codec="prores"
+    )
     output_format, after = frames_of(tmp_path / "colour.mov")
     assert output_format == "yuv422p10le"
     assert not any("8-bit" in note for note in summary.notes)
@@ -97,7 +87,9 @@ def test_10_bit_prores_stays_10_bit_in_prores_and_h264(tmp_path, reference, colo
     for (_, _, planes), (_, _, planes_out) in zip(before, after, strict=True):
         error = np.abs(planes_out[:HEIGHT].astype(int) - planes[:HEIGHT])
         assert error.mean() < 1  # ProRes is lossy, but far finer than 8-bit steps of 4
-    colour(source, tmp_path / "colour.mp4", reference, colorizer)  # the default codec
+    colour(
+        source, tmp_path / "colour.mp4", photo_reference, small_frame_colorizer
+    )  # the default codec
     output_format, after = frames_of(tmp_path / "colour.mp4")
     assert output_format == "yuv420p10le"  # High 10
     for (_, _, planes), (_, _, planes_out) in zip(before, after, strict=True):
@@ -106,13 +98,21 @@ def test_10_bit_prores_stays_10_bit_in_prores_and_h264(tmp_path, reference, colo
         assert (planes_out[:HEIGHT] % 4).any()  # and it uses all 10 bits
 
 
-def test_a_scan_sequence_becomes_video_with_its_sound(tmp_path, reference, colorizer):
+def test_a_scan_sequence_becomes_video_with_its_sound(
+    tmp_path, photo_reference, small_frame_colorizer
+):
     rate = Fraction(24000, 1001)
     write_sequence(tmp_path / "scans", 6, bits=16, suffix=".tif")
     sound = write_tone(tmp_path / "sound.wav", float(6 / rate))
     output = tmp_path / "colour.mov"
     summary = colour(
-        tmp_path / "scans", output, reference, colorizer, fps=rate, audio=sound, codec="prores"
+        tmp_path / "scans",
+        output,
+        photo_reference,
+        small_frame_colorizer,
+        fps=rate,
+        audio=sound,
+        codec="prores",
     )
     assert summary.frames == 6
     assert not any("lasts" in note for note in summary.notes)  # sound as long as the picture
@@ -128,9 +128,9 @@ def test_a_scan_sequence_becomes_video_with_its_sound(tmp_path, reference, color
     assert samples == round(6 / rate * 48000)
 
 
-def test_video_becomes_a_16_bit_sequence(tmp_path, reference, colorizer):
+def test_video_becomes_a_16_bit_sequence(tmp_path, photo_reference, small_frame_colorizer):
     source = write_deep_video(tmp_path / "reel.mkv", "ffv1", "yuv420p10le", frames=3)
-    colour(source, tmp_path / "frames", reference, colorizer)
+    colour(source, tmp_path / "frames", photo_reference, small_frame_colorizer)
     written = sorted((tmp_path / "frames").iterdir())
     assert [path.name for path in written] == [f"reel_{n:06d}.png" for n in range(3)]
     for path in written:
@@ -139,7 +139,9 @@ def test_video_becomes_a_16_bit_sequence(tmp_path, reference, colorizer):
         assert np.abs(rgb[..., 0].astype(int) - rgb[..., 2]).mean() > 65535 / 50
 
 
-def test_fps_is_for_sequences_only(tmp_path, reference, colorizer):
+def test_fps_is_for_sequences_only(tmp_path, photo_reference, small_frame_colorizer):
     source = write_deep_video(tmp_path / "reel.mkv", "ffv1", "yuv420p10le", frames=1)
     with pytest.raises(InputError, match="is a video, which has its own frame rate"):
-        colour(source, tmp_path / "out.mkv", reference, colorizer, fps=Fraction(24))
+        colour(
+            source, tmp_path / "out.mkv", photo_reference, small_frame_colorizer, fps=Fraction(24)
+        )

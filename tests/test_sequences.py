@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from model.checkpoint import DEFAULT_WEIGHTS
-from model.colorizer import Colorizer
 from remaster.errors import InputError, OutputError
 from remaster.images import write_image
 from remaster.journal import work_folder
@@ -22,30 +21,18 @@ from tests.media import photo_like, write_sequence
 shipped = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights")
 
 
-@pytest.fixture(scope="module")
-def colorizer():
-    return Colorizer.from_checkpoint(DEFAULT_WEIGHTS, device="cpu", working_short_side=64)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ref") / "ref.png"
-    write_image(path, photo_like(144, 192, seed=9))
-    return path
-
-
-def colour(source, output, reference, colorizer, **settings):
+def colour(source, output, photo_reference, small_frame_colorizer, **settings):
     options = FilmOptions(
         source=source,
         output=output,
-        ref=reference,
+        ref=photo_reference,
         fps=settings.pop("fps", Fraction(24)),
         method="embed",
         device="cpu",
         quiet=True,
         **settings,
     )
-    return colorize_film(options, colorizer)
+    return colorize_film(options, small_frame_colorizer)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -142,9 +129,13 @@ def test_the_command_line_says_what_is_wrong_in_one_line(tmp_path):
 
 
 @shipped
-def test_a_16_bit_grey_scan_keeps_its_grey_bit_for_bit(tmp_path, reference, colorizer):
+def test_a_16_bit_grey_scan_keeps_its_grey_bit_for_bit(
+    tmp_path, photo_reference, small_frame_colorizer
+):
     frames = write_sequence(tmp_path / "scans", 4, bits=16, first=100)
-    summary = colour(tmp_path / "scans", tmp_path / "colour", reference, colorizer)
+    summary = colour(
+        tmp_path / "scans", tmp_path / "colour", photo_reference, small_frame_colorizer
+    )
     written = sorted((tmp_path / "colour").iterdir())
     assert [path.name for path in written] == [f"scan_{n:06d}.png" for n in range(100, 104)]
     assert summary.frames == 4
@@ -157,7 +148,9 @@ def test_a_16_bit_grey_scan_keeps_its_grey_bit_for_bit(tmp_path, reference, colo
 
 
 @shipped
-def test_an_8_bit_colour_tiff_pattern_keeps_its_luma(tmp_path, reference, colorizer):
+def test_an_8_bit_colour_tiff_pattern_keeps_its_luma(
+    tmp_path, photo_reference, small_frame_colorizer
+):
     """A colour scan's grey is its BT.709 luma; the output is a pattern in an existing folder,
     numbered as the input."""
     frames = write_sequence(tmp_path / "in", 3, bits=8, colour=True, suffix=".tif", first=7)
@@ -165,8 +158,8 @@ def test_an_8_bit_colour_tiff_pattern_keeps_its_luma(tmp_path, reference, colori
     colour(
         tmp_path / "in" / "scan_%06d.tif",
         tmp_path / "out" / "c_%04d.tif",
-        reference,
-        colorizer,
+        photo_reference,
+        small_frame_colorizer,
         fps=Fraction(25),
     )
     written = sorted((tmp_path / "out").iterdir())
@@ -179,12 +172,14 @@ def test_an_8_bit_colour_tiff_pattern_keeps_its_luma(tmp_path, reference, colori
 
 
 @shipped
-def test_16_bit_dpx_in_and_out(tmp_path, reference, colorizer):
+def test_16_bit_dpx_in_and_out(tmp_path, photo_reference, small_frame_colorizer):
     frames = write_sequence(tmp_path / "in", 3, bits=16, colour=True, suffix=".dpx")
     with pytest.raises(OutputError, match="does not exist"):
-        colour(tmp_path / "in", tmp_path / "out" / "%05d.dpx", reference, colorizer)
+        colour(
+            tmp_path / "in", tmp_path / "out" / "%05d.dpx", photo_reference, small_frame_colorizer
+        )
     (tmp_path / "out").mkdir()
-    colour(tmp_path / "in", tmp_path / "out" / "%05d.dpx", reference, colorizer)
+    colour(tmp_path / "in", tmp_path / "out" / "%05d.dpx", photo_reference, small_frame_colorizer)
     for number, frame in enumerate(frames):
         rgb = read_dpx(tmp_path / "out" / f"{number:05d}.dpx")
         assert rgb.dtype == np.uint16
@@ -193,17 +188,26 @@ def test_16_bit_dpx_in_and_out(tmp_path, reference, colorizer):
 
 
 @shipped
-def test_existing_frames_are_never_overwritten_or_mixed(tmp_path, reference, colorizer):
+def test_existing_frames_are_never_overwritten_or_mixed(
+    tmp_path, photo_reference, small_frame_colorizer
+):
     write_sequence(tmp_path / "in", 2, bits=8)
     write_sequence(tmp_path / "out", 1, bits=8)
     with pytest.raises(OutputError, match="already holds frames named like scan_000000.png"):
-        colour(tmp_path / "in", tmp_path / "out", reference, colorizer)
+        colour(tmp_path / "in", tmp_path / "out", photo_reference, small_frame_colorizer)
     with pytest.raises(OutputError, match="would overwrite the input frames"):
-        colour(tmp_path / "in", tmp_path / "in" / "scan_%06d.png", reference, colorizer)
+        colour(
+            tmp_path / "in",
+            tmp_path / "in" / "scan_%06d.png",
+            photo_reference,
+            small_frame_colorizer,
+        )
 
 
 @shipped
-def test_a_damaged_frame_leaves_no_output_and_resume_finishes(tmp_path, reference, colorizer):
+def test_a_damaged_frame_leaves_no_output_and_resume_finishes(
+    tmp_path, photo_reference, small_frame_colorizer
+):
     """The header is whole, so the damage shows only when frame 4 is decoded: frames 0-1
     (the segment finished by then) are kept for --resume, and nothing appears under the
     output's name."""
@@ -215,10 +219,17 @@ def test_a_damaged_frame_leaves_no_output_and_resume_finishes(tmp_path, referenc
     with pytest.raises(
         InputError, match="scan_000004.png: .*replace it, then run again with --resume"
     ):
-        colour(tmp_path / "in", output, reference, colorizer, segment_frames=2)
+        colour(tmp_path / "in", output, photo_reference, small_frame_colorizer, segment_frames=2)
     assert not output.exists()
     damaged.write_bytes(whole)
-    summary = colour(tmp_path / "in", output, reference, colorizer, segment_frames=2, resume=True)
+    summary = colour(
+        tmp_path / "in",
+        output,
+        photo_reference,
+        small_frame_colorizer,
+        segment_frames=2,
+        resume=True,
+    )
     assert summary.resumed_segments == 1
     written = sorted(output.iterdir())
     assert len(written) == 5
