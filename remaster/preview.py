@@ -15,14 +15,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from model.colorizer import Colorizer
 from remaster.check import JobCheck, ShotRow, check_job
 from remaster.errors import OutputError
 from remaster.images import WRITABLE, read_reference, write_image
 from remaster.methods import ColourPredictor
-from remaster.planes import grey_from_luma
+from remaster.shot_list import grey_rgb
 from remaster.still import colour_picture
 from remaster.weights import resolve_weights
 
@@ -52,16 +51,14 @@ def shown_frame(row: ShotRow) -> int:
 
 
 def grey_frames(job: JobCheck, wanted: set[int]) -> dict[int, np.ndarray]:
-    """The wanted frames as uint8 grey, decoded in one pass that stops after the last."""
+    """The wanted frames as the grey they show (uint8 RGB), decoded in one pass that stops
+    after the last."""
     found: dict[int, np.ndarray] = {}
     pictures = job.source.frames()
-    bits = job.source.info.bits
     try:
         for picture in pictures:
             if picture.index in wanted:
-                luma = torch.from_numpy(picture.y.astype(np.int32))
-                grey = grey_from_luma(luma, job.source.full_range, bits).clamp(0, 1)
-                found[picture.index] = (grey * 255).round().to(torch.uint8).numpy()
+                found[picture.index] = grey_rgb(picture, job.source.full_range)
             if picture.index >= max(wanted):
                 break
     finally:
