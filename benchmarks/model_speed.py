@@ -4,7 +4,8 @@
 
 A "frame" is what a film costs per frame once its shot's reference is embedded: the content
 encoder and the decoder at the working size. The colour encoder runs once per shot, so it is
-reported on its own. Numbers vary with machine load; compare ratios taken in one run.
+reported on its own. Numbers vary with machine load; compare ratios taken in one run. The
+paper preset's GMACs per frame are shown against the authors' network's.
 """
 
 from __future__ import annotations
@@ -20,12 +21,31 @@ from model.network import Color2Embed, ColorEmbedding
 
 SIZE = 256
 
+# The authors' Color2Embed per 256x256 frame, content encoder and decoder with the embedding
+# computed once, counted the same way: their public code's ColorUNet (models.py) costs 40.75
+# GMACs. The paper preset, at the paper's widths, should cost no more.
+AUTHORS_GMACS_PER_FRAME = 40.8
+
 
 def count_gmacs(function) -> float:
     counter = FlopCounterMode(display=False)
     with counter:
         function()
     return counter.get_total_flops() / 2 / 1e9  # a multiply-accumulate is two flops
+
+
+def frame_gmacs(network: Color2Embed, size: int = SIZE) -> float:
+    """GMACs of decoding one size x size frame with a folded embedding: what a film pays per
+    frame. Counted from shapes alone, so `network` may live on the meta device."""
+    device = next(network.parameters()).device
+    embedding = ColorEmbedding(
+        torch.zeros(1, network.config.z_dim, device=device), torch.zeros(1, 2, device=device)
+    )
+    with torch.inference_mode():
+        folded = network.fold(embedding)
+        return count_gmacs(
+            lambda: network.decode(torch.zeros(1, 1, size, size, device=device), folded)
+        )
 
 
 def seconds_per_call(function, repeats: int, device: torch.device) -> float:
@@ -40,7 +60,8 @@ def seconds_per_call(function, repeats: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def benchmark(preset_name: str, device: torch.device, repeats: int) -> None:
+def benchmark(preset_name: str, device: torch.device, repeats: int) -> tuple[float, float]:
+    """Prints one preset's numbers; returns its GMACs per frame and batch-1 folded frames/s."""
     torch.manual_seed(0)
     network = Color2Embed(PRESETS[preset_name]).to(device).eval()
     params = sum(p.numel() for p in network.parameters()) / 1e6
@@ -49,15 +70,21 @@ def benchmark(preset_name: str, device: torch.device, repeats: int) -> None:
     with torch.inference_mode():
         embedding = network.embed(reference)
         folded = network.fold(embedding)
-        frame_gmacs = count_gmacs(lambda: network.decode(torch.rand(1, 1, SIZE, SIZE), folded))
-        embed_gmacs = count_gmacs(lambda: network.embed(reference.cpu()))
+        per_frame = frame_gmacs(network)
+        per_reference = count_gmacs(lambda: network.embed(reference))
         print(
             f"\n{preset_name}: {params:.2f} M parameters ({encoder_params:.2f} M in the colour "
-            f"encoder); {frame_gmacs:.2f} GMACs per frame + {embed_gmacs:.2f} GMACs per "
+            f"encoder); {per_frame:.2f} GMACs per frame + {per_reference:.2f} GMACs per "
             f"reference, at {SIZE}x{SIZE}"
         )
+        if preset_name == "paper":
+            print(
+                f"  the authors' network: {AUTHORS_GMACS_PER_FRAME:.1f} GMACs per frame; "
+                f"paper preset / authors' = {per_frame / AUTHORS_GMACS_PER_FRAME:.3f}"
+            )
         embed_seconds = seconds_per_call(lambda: network.embed(reference), repeats, device)
         print(f"  embed one reference: {embed_seconds * 1000:.0f} ms")
+        frames_per_second = {}
         for batch in (1, 8):
             lightness = torch.rand(batch, 1, SIZE, SIZE, device=device) * 100
             shared = ColorEmbedding(
@@ -69,11 +96,13 @@ def benchmark(preset_name: str, device: torch.device, repeats: int) -> None:
             sample_s = seconds_per_call(
                 lambda x=lightness, s=shared: network.decode(x, s), repeats, device
             )
+            frames_per_second[batch] = batch / folded_s
             print(
                 f"  batch {batch}: folded {batch / folded_s:6.2f} frames/s, per-sample "
                 f"{batch / sample_s:6.2f} frames/s, "
                 f"folded/per-sample speed {sample_s / folded_s:.2f}x"
             )
+    return per_frame, frames_per_second[1]
 
 
 def main() -> None:
@@ -84,8 +113,11 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads")
-    for name in args.presets:
-        benchmark(name, device, args.repeats)
+    results = {name: benchmark(name, device, args.repeats) for name in args.presets}
+    print(f"\nper {SIZE}x{SIZE} frame (folded embedding, batch 1):")
+    for name, (gmacs, fps) in results.items():
+        print(f"  {name:6s} {gmacs:6.2f} GMACs  {fps:6.2f} frames/s")
+    print(f"  {'authors':6s} {AUTHORS_GMACS_PER_FRAME:6.2f} GMACs  (their network, for paper)")
 
 
 if __name__ == "__main__":

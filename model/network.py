@@ -107,18 +107,29 @@ def input_block(channels: int) -> nn.Sequential:
     )
 
 
+def down_block(c_in: int, c_out: int, keeps_width: bool) -> nn.Sequential:
+    """A 4x4 stride-2 conv and a residual block. With `keeps_width` (the authors' layout) the
+    4x4 conv stays at c_in and a 1x1 conv sets the width, which costs far fewer MACs."""
+    if keeps_width:
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_in, 4, stride=2, padding=1),
+            leaky_relu(),
+            nn.Conv2d(c_in, c_out, 1),
+            ResidualBlock(c_out),
+        )
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), leaky_relu(), ResidualBlock(c_out)
+    )
+
+
 class ContentEncoder(nn.Module):
     """E_s: L -> five feature maps at 1, 1/2, 1/4, 1/8, 1/16 of the input size."""
 
-    def __init__(self, channels: tuple[int, ...]) -> None:
+    def __init__(self, channels: tuple[int, ...], keeps_width: bool = False) -> None:
         super().__init__()
         self.input_block = input_block(channels[0])
         self.down_blocks = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
-                leaky_relu(),
-                ResidualBlock(c_out),
-            )
+            down_block(c_in, c_out, keeps_width)
             for c_in, c_out in zip(channels[:-1], channels[1:], strict=True)
         )
 
@@ -182,7 +193,12 @@ class HintInjection(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """G_i then F_i (Eq. 3): bilinear x2, concatenate the skip, conv, then the PFFB."""
+    """G_i then F_i (Eq. 3): bilinear x2, concatenate the skip, merge, then the PFFB: the
+    modulated conv plus a 1x1 shortcut.
+
+    The merge is one 3x3 conv whose output also feeds the shortcut, or with `up_merge_1x1` the
+    authors' layout: a 1x1 conv then a 3x3 conv at the output width, the shortcut reading the
+    upsampled input. `skip_channel_stride` n keeps every n-th skip channel (the authors' 4)."""
 
     def __init__(
         self,
@@ -193,21 +209,32 @@ class UpBlock(nn.Module):
         config: ModelConfig,
     ) -> None:
         super().__init__()
-        self.merge = nn.Sequential(
-            nn.Conv2d(in_channels + skip_channels, out_channels, 3, padding=1), leaky_relu()
-        )
+        self.skip_stride = config.skip_channel_stride
+        self.shortcut_reads_input = config.up_merge_1x1
+        merged = in_channels + len(range(0, skip_channels, self.skip_stride))
+        if config.up_merge_1x1:
+            self.merge = nn.Sequential(
+                nn.Conv2d(merged, out_channels, 1),
+                leaky_relu(),
+                nn.Conv2d(out_channels, out_channels, 3, padding=1),
+                leaky_relu(),
+            )
+        else:
+            self.merge = nn.Sequential(nn.Conv2d(merged, out_channels, 3, padding=1), leaky_relu())
         self.modulated = ModulatedConv2d(
             out_channels, out_channels, kernel, config.z_dim, config.demodulation_eps
         )
-        self.shortcut = nn.Conv2d(out_channels, out_channels, 1)
+        shortcut_in = in_channels if self.shortcut_reads_input else out_channels
+        self.shortcut = nn.Conv2d(shortcut_in, out_channels, 1)
         self.act = leaky_relu()
 
     def forward(
         self, x: Tensor, skip: Tensor, z: Tensor | None = None, weight: Tensor | None = None
     ) -> Tensor:
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        x = self.merge(torch.cat([x, skip], dim=1))
-        return self.act(self.modulated(x, z=z, weight=weight) + self.shortcut(x))
+        merged = self.merge(torch.cat([x, skip[:, :: self.skip_stride]], dim=1))
+        shortcut = self.shortcut(x if self.shortcut_reads_input else merged)
+        return self.act(self.modulated(merged, z=z, weight=weight) + shortcut)
 
 
 class Decoder(nn.Module):
@@ -252,7 +279,7 @@ class Color2Embed(nn.Module):
         if config.content_backbone == "efficientnet_lite0":
             self.content_encoder = PretrainedContentEncoder(config.content_channels)
         else:
-            self.content_encoder = ContentEncoder(config.content_channels)
+            self.content_encoder = ContentEncoder(config.content_channels, config.down_keeps_width)
         self.decoder = Decoder(config)
         self.hints = (
             HintInjection(config.content_channels, config.hint_channels)

@@ -394,6 +394,61 @@ def preview(source: Path, output: Path, **settings) -> None:
     click.echo(f"wrote {output}: {len(job.rows)} shots")
 
 
+@cli.command()
+@click.argument("jobs_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Take every N-th job from the K-th (K from 0), for N processes sharing the file. "
+    "Default: torchrun's RANK/WORLD_SIZE where set, else every job.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Check the jobs file and list each job's state; run none."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def batch(context: click.Context, jobs_file: Path, shard, dry_run: bool, quiet: bool) -> None:
+    """Colorize every film JOBS_FILE lists (YAML: input, refs or ref, output, and any option
+    of `remaster film`), one after another. Finished jobs are skipped and interrupted ones
+    resumed, so the same command continues a collection; a failed job is reported and the
+    rest still run (exit status 1 at the end)."""
+    import signal
+
+    from remaster.batch import (
+        SharedColorizer,
+        agree_on_failures,
+        job_state,
+        load_jobs,
+        parse_shard,
+        run_batch,
+    )
+
+    jobs = load_jobs(jobs_file)
+    part = parse_shard(shard)
+    mine = [job for job in jobs if part.takes(job)]
+    if dry_run:
+        for job in mine:
+            options = job.options
+            click.echo(
+                f"job {job.number}: {job_state(options)}: {options.source} -> {options.output}"
+            )
+        return
+
+    def report(line: str, error: bool) -> None:
+        click.echo(line, err=error)
+
+    # A scheduler ends a job with SIGTERM: stop as Ctrl-C does, so the claim is released and
+    # the finished segments are kept for the next run.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        tally = run_batch(mine, quiet, report, SharedColorizer(), context.obj["debug"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo(tally.line(jobs_file, part, len(mine)))
+    if agree_on_failures(len(tally.failed)):
+        sys.exit(1)
+
+
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:

@@ -37,6 +37,8 @@ from remaster.media import (
     codec_for,
     count_frames,
     decode,
+    decode_range,
+    frame_timestamps,
     mux,
     picture_bits,
     probe,
@@ -75,6 +77,18 @@ class Source:
         if self.sequence is not None:
             return read_sequence(self.sequence, self.info.rate)
         return decode(self.path, self.info.bits, policy, report)
+
+    def frames_between(self, first: int, end: int) -> Iterator[Picture]:
+        """Frames `first` to `end - 1` only, without reading those before (ranks.py)."""
+        if self.sequence is not None:
+            return read_sequence(self.sequence, self.info.rate, first, end)
+        timestamps = frame_timestamps(self.path)
+        if timestamps is None:
+            raise InputError(
+                f"{self.path}: its frames carry no timestamps to find them by; colour it in "
+                "one process"
+            )
+        return decode_range(self.path, self.info.bits, first, end, timestamps)
 
     @property
     def full_range(self) -> bool:

@@ -8,15 +8,12 @@ so a changed input or setting never mixes with old segments.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-import numpy as np
 
 from model.files import write_atomically
 from remaster.errors import OutputError
@@ -39,32 +36,47 @@ def work_folder(output: Path) -> Path:
 
 @dataclass
 class Journal:
+    """The segments finished so far. Each process of a run spread over ranks
+    (remaster/ranks.py) writes its own journal file in the shared work folder; reading takes
+    them all."""
+
     folder: Path
     job: dict
     segments: dict[int, dict]
+    name: str = JOURNAL  # this process's journal file
 
     @classmethod
-    def open(cls, output: Path, job: dict, resume: bool) -> tuple[Journal, int]:
+    def open(cls, output: Path, job: dict, resume: bool, rank: int = 0) -> tuple[Journal, int]:
         """The journal for `job`; with `resume`, the finished segments of an earlier run of the
-        same job are kept. Returns it and how many segments were kept."""
+        same job are kept. Returns it and how many segments were kept. Rank 0 starts the work
+        folder afresh without `resume`; other ranks open it after rank 0 has."""
         folder = work_folder(output)
-        path = folder / JOURNAL
-        if resume and path.is_file():
-            saved = json.loads(path.read_text())
-            if saved.get("job") != job:
-                raise OutputError(
-                    f"{folder}: holds an interrupted run of a different job (input, references, "
-                    "cut list, weights or options changed); run without --resume to start over"
-                )
-            segments = {int(k): v for k, v in saved["segments"].items()}
-            segments = {k: v for k, v in segments.items() if (folder / v["file"]).is_file()}
-            return cls(folder, job, segments), len(segments)
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        journal = cls(folder, job, {})
+        name = JOURNAL if rank == 0 else f"journal-rank{rank}.json"
+        if resume and any(folder.glob("journal*.json")):
+            journal = cls(folder, job, {}, name)
+            journal.read()
+            return journal, len(journal.segments)
+        if rank == 0:
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+        journal = cls(folder, job, {}, name)
         journal.save()
         return journal, 0
+
+    def read(self) -> None:
+        """Take in the segments every journal file in the folder lists (whose file exists)."""
+        for path in sorted(self.folder.glob("journal*.json")):
+            saved = json.loads(path.read_text())
+            if saved.get("job") != self.job:
+                raise OutputError(
+                    f"{self.folder}: holds an interrupted run of a different job (input, "
+                    "references, cut list, weights or options changed); run without --resume "
+                    "to start over"
+                )
+            for number, entry in saved["segments"].items():
+                if (self.folder / entry["file"]).is_file():
+                    self.segments[int(number)] = entry
 
     def segment_path(self, number: int, suffix: str) -> Path:
         return self.folder / f"segment-{number:06d}{suffix}"
@@ -76,16 +88,10 @@ class Journal:
         frames: int,
         offset: int,
         time_base: Fraction,
-        state: dict[str, np.ndarray] | None = None,
     ) -> None:
-        """A segment is finished: its file, and the frame-to-frame state at its end, are
-        complete on disk before the journal says so."""
+        """A segment is finished: its file is complete on disk before the journal says so."""
         with path.open("rb") as handle:
             os.fsync(handle.fileno())
-        if state is not None:
-            buffer = io.BytesIO()
-            np.savez(buffer, **state)
-            write_atomically(self.state_path(number), buffer.getvalue(), durable=True)
         self.segments[number] = {
             "file": path.name,
             "frames": frames,
@@ -94,20 +100,9 @@ class Journal:
         }
         self.save()
 
-    def state_path(self, number: int) -> Path:
-        return self.folder / f"state-{number:06d}.npz"
-
-    def state(self, number: int) -> dict[str, np.ndarray] | None:
-        """The frame-to-frame state saved at the end of a finished segment, if any."""
-        path = self.state_path(number)
-        if number not in self.segments or not path.is_file():
-            return None
-        with np.load(path) as saved:
-            return {name: saved[name] for name in saved.files}
-
     def save(self) -> None:
         record = json.dumps({"job": self.job, "segments": self.segments}, indent=1)
-        write_atomically(self.folder / JOURNAL, record.encode(), durable=True)
+        write_atomically(self.folder / self.name, record.encode(), durable=True)
 
     def finished(self) -> list[Segment]:
         return [

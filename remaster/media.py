@@ -199,15 +199,11 @@ def _decoded(path: Path, container, stream, bits: int, deinterlace: bool) -> Ite
 
     def picture(frame) -> Picture:
         nonlocal last_pts
-        planes = frame.to_ndarray(format=layout)
-        height, width = frame.height, frame.width
-        chroma = planes[height:].reshape(2, height // 2, width // 2)
         pts = frame.pts
         if pts is None:  # some AVI files leave a frame unstamped: one frame after the last
             pts = 0 if last_pts is None else round(last_pts + frame_ticks)
         last_pts = pts
-        frame_time_base = Fraction(frame.time_base) if frame.time_base else time_base
-        return Picture(-1, pts, frame_time_base, planes[:height], chroma[0], chroma[1], bits)
+        return _planes(frame, layout, bits, -1, pts, time_base)  # numbered later, by `mend`
 
     try:
         for packet in container.demux(stream):
@@ -233,6 +229,59 @@ def _decoded(path: Path, container, stream, bits: int, deinterlace: bool) -> Ite
             f"{path}: cannot be read past frame {decoded} ({error.strerror}); the file is "
             "damaged or cut short there: repair or re-copy it"
         ) from None
+
+
+def frame_timestamps(path: Path) -> list[int] | None:
+    """The presentation timestamps of every video frame, in order, by demuxing alone (fast: no
+    decoding); None when a packet carries none, since frames then cannot be found by time."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stamps = [packet.pts for packet in container.demux(stream) if packet.size]
+    return None if None in stamps else sorted(stamps)
+
+
+def decode_range(
+    path: Path, bits: int, first: int, end: int, timestamps: list[int]
+) -> Iterator[Picture]:
+    """Frames `first` to `end - 1` (numbered as `decode` numbers them: in presentation order
+    from 0), decoding from the keyframe before `first` instead of from the start, so each of
+    several processes decodes only its own part of a film.
+
+    A frame is numbered by its timestamp's place in `timestamps` (frame_timestamps). Decoding
+    from a keyframe gives the same pictures as decoding up to it; a frame that does not come
+    out where its timestamp says (a damaged file) raises InputError, since its number could no
+    longer be known without decoding from the start."""
+    number = {stamp: index for index, stamp in enumerate(timestamps)}
+    expected = first
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if first > 0:  # a fresh container: no decoder state to flush
+            container.seek(timestamps[first], stream=stream, backward=True)
+        layout = "yuv420p" if bits == 8 else "yuv420p10le"
+        for frame in container.decode(stream):
+            index = number.get(frame.pts, -1)
+            if index < first:
+                continue
+            if index != expected:
+                break
+            yield _planes(frame, layout, bits, index, frame.pts, Fraction(stream.time_base))
+            expected += 1
+            if expected == end:
+                return
+    raise InputError(
+        f"{path}: frame {expected} cannot be decoded where its timestamp says (a damaged "
+        "file?); colour it in one process, where --on-decode-error handles damage"
+    )
+
+
+def _planes(frame, layout: str, bits: int, index: int, pts: int, time_base: Fraction) -> Picture:
+    """A decoded frame as 4:2:0 planes of `bits` bits."""
+    planes = frame.to_ndarray(format=layout)
+    height, width = frame.height, frame.width
+    chroma = planes[height:].reshape(2, height // 2, width // 2)
+    frame_time_base = Fraction(frame.time_base) if frame.time_base else time_base
+    return Picture(index, pts, frame_time_base, planes[:height], chroma[0], chroma[1], bits)
 
 
 class _Deinterlacer:

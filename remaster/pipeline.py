@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from model.colorizer import Colorizer
 from remaster.check import check_job
-from remaster.continuity import Continuity
+from remaster.continuity import WARM_UP, Continuity
 from remaster.damage import DecodePolicy, DecodeReport
 from remaster.errors import InputError, OutputError
 from remaster.forms import (
@@ -41,10 +41,12 @@ from remaster.journal import Journal, file_digest
 from remaster.methods import ColourPredictor, Guide
 from remaster.planes import COLOR_RANGE_FULL, luma_coefficients
 from remaster.propagation import STEADY
+from remaster.ranks import Ranks
 from remaster.shots import RefsPlan
 from remaster.stages import (
     assign_entries,
     batch_by_entry,
+    batch_lightness,
     predict_colour,
     prefetch,
 )
@@ -181,33 +183,46 @@ def reference_guides(predictor: ColourPredictor, plan: RefsPlan) -> dict[tuple, 
     }
 
 
-def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> FilmSummary:
+def colorize_film(
+    options: FilmOptions, colorizer: Colorizer | None = None, ranks: Ranks | None = None
+) -> FilmSummary:
+    """Colour one film. Under torchrun (`ranks`: read from the environment unless given) each
+    process colours its share of the segments and rank 0 puts the film together."""
     started = time.perf_counter()
+    ranks = ranks or Ranks.from_environment()
     codec = check_paths(options)
     # Everything `remaster check` checks, before the first frame: a mistake in the refs file
     # or a reference costs seconds, not a night.
     job = check_job(options.source, options.refs, options.ref, options.cuts, options.fps)
     source, plan, cuts = job.source, job.plan, job.cuts
-    info = source.info
+    check_spread(options, ranks)
     sink = open_sink(options.output, codec, source, options.crf, options.preset, options.audio)
     weights = resolve_weights(options.weights)
     colorizer = colorizer or Colorizer.from_checkpoint(
-        weights, options.device, options.working_size
+        weights, ranks.device(options.device), options.working_size
     )
     predictor = ColourPredictor(
         colorizer, options.method, STEADY if options.stabilise else 0.0, options.adapt
     )
     guides = reference_guides(predictor, plan)
-    journal, resumed = Journal.open(
-        options.output, job_description(options, plan, weights, codec, cuts), options.resume
-    )
-    continuity = Continuity(predictor, guides, options.segment_frames, journal.state)
-    report = DecodeReport()
+    description = job_description(options, plan, weights, codec, cuts)
+    ranks.join()
     try:
-        frames = encode_segments(options, source, plan, continuity, journal, sink, report)
+        journal, resumed = open_journal(options, description, ranks)
+        continuity = Continuity(
+            predictor, guides, options.segment_frames, lightness_of(source, colorizer.device)
+        )
+        report = DecodeReport()
+        share = rank_frames(job.frames, options.segment_frames, ranks)
+        frames = encode_segments(options, source, plan, continuity, journal, sink, report, share)
         notes = job.warnings + adaptation_notes(predictor) + continuity.notes(plan.source)
-        notes += picture_notes(options, info, report, frames)
-        notes += finish(journal, frames, sink)
+        if not ranks.spread:
+            notes += picture_notes(options, source.info, report, frames)
+        ranks.wait_for_all()  # every rank's segments are written
+        if ranks.leads:
+            journal.read()  # the other ranks' segments too
+            frames = sum(entry["frames"] for entry in journal.segments.values())
+            notes += finish(journal, frames, sink)
     except OSError as error:
         if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise
@@ -216,6 +231,8 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
             f"written under this name: free space in {options.output.resolve().parent} and run "
             "the same command with --resume"
         ) from None
+    finally:
+        ranks.leave()
     elapsed = time.perf_counter() - started
     return FilmSummary(
         frames,
@@ -227,6 +244,59 @@ def colorize_film(options: FilmOptions, colorizer: Colorizer | None = None) -> F
         predictor.summary(),
         [adapted.seconds for adapted in predictor.adaptations],
     )
+
+
+def check_spread(options: FilmOptions, ranks: Ranks) -> None:
+    """What a run spread over ranks cannot do: each rank numbers its frames by their
+    timestamps, so damaged frames can only be repeated or skipped in one process."""
+    if ranks.spread and options.on_decode_error != "stop":
+        raise InputError(
+            f"--on-decode-error {options.on_decode_error}: needs the whole file decoded in one "
+            "process; run without torchrun (finished segments are kept with --resume)"
+        )
+    if ranks.spread and options.deinterlace:
+        raise InputError("--deinterlace: run without torchrun (it decodes the whole file)")
+
+
+def open_journal(options: FilmOptions, description: dict, ranks: Ranks) -> tuple[Journal, int]:
+    """Rank 0 prepares the work folder before the other ranks open their journals in it."""
+    journal, resumed = None, 0
+    if ranks.leads:
+        journal, resumed = Journal.open(options.output, description, options.resume)
+    ranks.wait_for_all()
+    if not ranks.leads:
+        journal, resumed = Journal.open(options.output, description, options.resume, ranks.rank)
+    return journal, resumed
+
+
+def lightness_of(source: Source, device):
+    """Luma planes -> L, as the pipeline computes it for a batch (for warm-up frames)."""
+
+    def convert(lumas):
+        return batch_lightness(lumas, device, source.full_range, source.info.bits)
+
+    return convert
+
+
+@dataclass(frozen=True)
+class FrameShare:
+    """The frames one process colours: `first` to `end - 1`, whole segments, read from
+    `read_from` on (the warm-up frames before its first segment); the whole film in one
+    process."""
+
+    first: int
+    end: int
+    read_from: int
+    whole: bool
+
+
+def rank_frames(frames: int, segment_frames: int, ranks: Ranks) -> FrameShare:
+    if not ranks.spread:
+        return FrameShare(0, frames, 0, True)
+    segments = ranks.segments(-(-frames // segment_frames))
+    first = segments.start * segment_frames
+    end = min(segments.stop * segment_frames, frames)
+    return FrameShare(first, end, max(0, first - WARM_UP), False)
 
 
 def picture_notes(options: FilmOptions, info, report: DecodeReport, frames: int) -> list[str]:
@@ -286,27 +356,41 @@ def encode_segments(
     continuity: Continuity,
     journal: Journal,
     sink: VideoSink | SequenceSink,
-    report: DecodeReport | None = None,
+    report: DecodeReport,
+    share: FrameShare,
 ) -> int:
-    """Decode, colorize and encode every frame not in a finished segment. Returns the number
-    of frames in the film."""
+    """Decode, colorize and encode every frame of `share` not in a finished segment, each
+    stage in its own thread. Returns the number of frames decoded (the film's, in one
+    process)."""
     info = source.info
     per_segment = options.segment_frames
     done = set(journal.segments)
-    progress = tqdm(total=info.frame_count, unit="frame", disable=options.quiet, dynamic_ncols=True)
+    progress = tqdm(
+        total=share.end - share.first if not share.whole else info.frame_count,
+        unit="frame",
+        disable=options.quiet,
+        dynamic_ncols=True,
+    )
     decoded = 0
 
     def unfinished():
         nonlocal decoded
-        policy = DecodePolicy(
-            options.on_decode_error, options.max_decode_errors, options.deinterlace
-        )
-        pictures = source.frames(policy, report)
+        if share.whole:
+            policy = DecodePolicy(
+                options.on_decode_error, options.max_decode_errors, options.deinterlace
+            )
+            pictures = source.frames(policy, report)
+        else:
+            pictures = source.frames_between(share.read_from, share.end)
         for item in assign_entries(prefetch(pictures), plan, info.rate):
-            decoded += 1
-            if item.picture.index // per_segment in done:
-                progress.update()
+            index = item.picture.index
+            if index < share.first or index // per_segment in done:
+                # Not coloured here, but the warm-up of the next segment may need it.
+                continuity.remember(index, item.entry, item.picture.y)
+                if index >= share.first:
+                    progress.update()
                 continue
+            decoded += 1
             yield item
 
     device = continuity.predictor.colorizer.device
@@ -314,21 +398,29 @@ def encode_segments(
     coefficients = luma_coefficients(info.colorspace, info.height)
     full_range = info.color_range == COLOR_RANGE_FULL
     predictions = predict_colour(batches, continuity.colour, device, full_range, info.bits)
-    pictures = sink.pictures(predictions, coefficients)
+    pictures = sink.pictures(prefetch(predictions, depth=2, name="remaster-colour"), coefficients)
+    try:
+        write_segments(pictures, journal, sink, per_segment, progress)
+    finally:
+        progress.close()
+    ours = range(share.first // per_segment, -(-share.end // per_segment))
+    decoded += sum(journal.segments[n]["frames"] for n in done if n in ours)
+    if decoded == 0:
+        raise InputError(f"{options.source}: no video frame could be decoded")
+    check_segments(options, journal, share, decoded)
+    return decoded
+
+
+def write_segments(pictures, journal: Journal, sink, per_segment: int, progress) -> None:
+    """Each picture into its segment's file; a segment is journaled when complete, and a
+    half-written one is removed on any failure."""
     writer, number, path = None, None, None
     try:
         for picture in pictures:
             if picture.index // per_segment != number:
                 if writer is not None:
                     writer.close()
-                    journal.record(
-                        number,
-                        path,
-                        writer.frames,
-                        writer.offset,
-                        writer.time_base,
-                        continuity.state_at_end_of(number),
-                    )
+                    journal.record(number, path, writer.frames, writer.offset, writer.time_base)
                 number = picture.index // per_segment
                 path = journal.segment_path(number, sink.suffix)
                 writer = sink.writer(path)
@@ -341,16 +433,20 @@ def encode_segments(
     finally:
         if writer is not None:
             writer.abort()
-        progress.close()
-    if decoded == 0:
-        raise InputError(f"{options.source}: no video frame could be decoded")
-    expected_segments = set(range(-(-decoded // per_segment)))
-    if set(journal.segments) != expected_segments:
+
+
+def check_segments(options: FilmOptions, journal: Journal, share: FrameShare, frames: int):
+    """Every segment of the share is journaled (a frame lost between decoding and writing
+    would otherwise pass unnoticed)."""
+    per_segment = options.segment_frames
+    end = share.first + frames if share.whole else share.end
+    expected = set(range(share.first // per_segment, -(-end // per_segment)))
+    missing = expected - set(journal.segments)
+    if missing:
         raise OutputError(
-            f"{options.output}: segments {sorted(expected_segments - set(journal.segments))} are "
-            "missing after decoding; run again with --resume"
+            f"{options.output}: segments {sorted(missing)} are missing after decoding; run "
+            "again with --resume"
         )
-    return decoded
 
 
 def finish(journal: Journal, frames: int, sink: VideoSink | SequenceSink) -> list[str]:

@@ -23,8 +23,8 @@ A `ShotTrack` follows one refs entry frame by frame, in film order, at the propa
   the flicker of matched and embedded colour; carried colour is steady already. L is never
   touched: only ab passes through here.
 
-Everything the track carries from one frame to the next is in `state()`, so an interrupted run
-can resume from a segment boundary with exactly the numbers an uninterrupted run had there.
+A track is rebuilt at every segment from the frames before it (remaster/continuity.py), so an
+interrupted run, or one spread over several processes, makes the frames one run makes.
 """
 
 from __future__ import annotations
@@ -220,6 +220,13 @@ class ShotTrack:
             np.where(take_chained, chained[1], direct[1]),
         )
 
+    def shows_its_shot(self) -> bool:
+        """Whether a reference is known to be a frame of this shot: the refs file places it,
+        or the flow has followed it into a frame."""
+        return any(keyframe.frame is not None for keyframe in self.keyframes) or any(
+            share >= FOLLOWABLE for share, _ in self.found
+        )
+
     def weighted(self, index: int) -> list[tuple[Keyframe, float]]:
         """Each keyframe and its weight for frame `index`: with known frames, the two around
         it by nearness (the nearest alone outside them); otherwise the first reference."""
@@ -248,29 +255,3 @@ class ShotTrack:
             ab = ab + (self.steady * soft(motion.agrees))[..., None] * (carried - ab)
         self.ab = ab
         return ab
-
-    # -- resuming ---------------------------------------------------------------------------
-
-    def state(self) -> dict[str, np.ndarray]:
-        """Everything carried to the next frame, as arrays (saved beside a finished segment)."""
-        state = {
-            "last": np.array(-1 if self.last is None else self.last),
-            "found": np.array(self.found, np.float64),
-        }
-        for name in ("grey", "ab"):
-            if getattr(self, name) is not None:
-                state[name] = getattr(self, name)
-        for position, chain in enumerate(self.chains):
-            if chain is not None:
-                state[f"chain{position}_x"], state[f"chain{position}_y"] = chain
-        return state
-
-    def restore(self, state: dict[str, np.ndarray]) -> None:
-        last = int(state["last"])
-        self.last = None if last < 0 else last
-        self.found = [(float(share), int(index)) for share, index in state["found"]]
-        self.grey, self.ab = state.get("grey"), state.get("ab")
-        self.chains = [
-            (state[f"chain{k}_x"], state[f"chain{k}_y"]) if f"chain{k}_x" in state else None
-            for k in range(len(self.keyframes))
-        ]

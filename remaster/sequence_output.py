@@ -60,7 +60,7 @@ def sequence_target(output: Path, source: Path, sequence: Sequence | None) -> Se
     if sequence and folder.resolve() == sequence.folder.resolve() and name == sequence.name:
         raise OutputError(f"{output}: would overwrite the input frames; choose another output")
     target = SequenceTarget(folder, name, first)
-    existing = _existing(target)
+    existing = existing_frame(target)
     if existing:
         raise OutputError(
             f"{output}: {folder} already holds frames named like {existing.name}; remove them or "
@@ -69,7 +69,7 @@ def sequence_target(output: Path, source: Path, sequence: Sequence | None) -> Se
     return target
 
 
-def _existing(target: SequenceTarget) -> Path | None:
+def existing_frame(target: SequenceTarget) -> Path | None:
     if not target.folder.is_dir():
         return None
     field = PRINTF.search(target.name)

@@ -211,13 +211,15 @@ def sequence_info(sequence: Sequence, rate: Fraction) -> VideoInfo:
     )
 
 
-def read_sequence(sequence: Sequence, rate: Fraction) -> Iterator[Picture]:
-    """Every frame in order; a frame unlike the first (the header missed it) or unreadable
-    raises InputError naming it."""
+def read_sequence(
+    sequence: Sequence, rate: Fraction, first: int = 0, end: int | None = None
+) -> Iterator[Picture]:
+    """Every frame in order (or frames `first` to `end - 1`); a frame unlike the first (the
+    header missed it) or unreadable raises InputError naming it."""
     neutral = np.uint8(128) if sequence.bits == 8 else np.uint16(32768)
     chroma = np.broadcast_to(neutral, ((sequence.height + 1) // 2, (sequence.width + 1) // 2))
     expected = np.uint8 if sequence.bits == 8 else np.uint16
-    for index in range(sequence.count):
+    for index in range(first, sequence.count if end is None else end):
         file = sequence.path(index)
         try:
             image = read_frame(file)

@@ -364,7 +364,7 @@ def _plain(node: yaml.Node, where: str) -> object:
         ) from None
 
 
-def _fields(node: yaml.MappingNode, path: Path) -> dict[str, yaml.Node]:
+def mapping_fields(node: yaml.MappingNode, path: Path) -> dict[str, yaml.Node]:
     """A mapping's keys and values; a key that is not plain text, or appears twice, is an
     error (YAML would keep the last of two silently)."""
     fields: dict[str, yaml.Node] = {}
@@ -409,7 +409,7 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
         )
     if not isinstance(root, yaml.MappingNode):
         raise InputError(f"{path}: expected 'shots:' (and optionally 'default:') at the top level")
-    fields = _fields(root, path)
+    fields = mapping_fields(root, path)
     unknown = set(fields) - {"shots", "default"}
     if unknown:
         raise InputError(
@@ -428,7 +428,7 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
     for node in shots_node.value:
         line = node.start_mark.line + 1
         where = f"{path}, line {line}"
-        item = _fields(node, path) if isinstance(node, yaml.MappingNode) else {}
+        item = mapping_fields(node, path) if isinstance(node, yaml.MappingNode) else {}
         unknown = sorted(set(item) - {"start", "ref", "keyframe", "weight"})
         if unknown:
             raise InputError(

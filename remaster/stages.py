@@ -1,10 +1,12 @@
 """Small generator stages of the film pipeline. Each takes an iterator and returns one.
 
-    prefetch(decode) -> assign_entries -> batch_by_entry -> predict_colour
+    prefetch(decode) -> assign_entries -> batch_by_entry -> prefetch(predict_colour)
     -> chroma_planes (video) or rgb_frames (image sequence) -> (writer)
 
-No stage holds more than a batch (prefetch: a bounded queue), so memory does not grow with
-the film's length, and no batch ever mixes two refs entries or two segments.
+Decoding, colouring and encoding each run in a thread of their own, joined by bounded queues,
+so the colorizer never waits for the others. No stage holds more than a batch or a queue's
+worth, so memory does not grow with the film's length, and no batch ever mixes two refs
+entries or two segments.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from remaster.shots import RefsPlan, ShotEntry
 _DONE = object()
 
 
-def prefetch(items: Iterable, depth: int = 8) -> Iterator:
+def prefetch(items: Iterable, depth: int = 8, name: str = "remaster-decode") -> Iterator:
     """Run `items` in a thread, `depth` ahead. Its exceptions re-raise here; the thread is
     always stopped and joined, even when the consumer stops early."""
     buffer: queue.Queue = queue.Queue(maxsize=depth)
@@ -52,7 +54,7 @@ def prefetch(items: Iterable, depth: int = 8) -> Iterator:
         except BaseException as error:  # noqa: BLE001 - handed to the consumer
             buffer.put(("error", error))
 
-    thread = threading.Thread(target=produce, name="remaster-decode", daemon=True)
+    thread = threading.Thread(target=produce, name=name, daemon=True)
     thread.start()
     try:
         while True:
@@ -117,6 +119,20 @@ class Prediction:
     ab: torch.Tensor  # (B, 2, H, W)
 
 
+def batch_lightness(
+    lumas: list[np.ndarray], device: torch.device, full_range: bool, bits: int = 8
+) -> torch.Tensor:
+    """Luma planes of `bits` bits -> (B, 1, H, W) CIE L on `device`."""
+    pin = device.type == "cuda"
+    luma = np.stack(lumas)
+    if bits > 8:  # torch's uint16 is a storage type with few operations, on GPUs fewer
+        luma = luma.astype(np.int32)
+    luma = torch.from_numpy(luma)
+    if pin:
+        luma = luma.pin_memory()
+    return lightness_from_luma(luma.to(device, non_blocking=pin), full_range, bits)
+
+
 def predict_colour(
     batches: Iterable[list[Assigned]],
     predict: Callable[[torch.Tensor, list[Assigned]], torch.Tensor],
@@ -126,15 +142,9 @@ def predict_colour(
 ) -> Iterator[Prediction]:
     """ab for each batch from `predict(lightness, batch)`; every frame of a batch shares one
     refs entry, so its guide and track are looked up once. `bits`: the luma's depth."""
-    pin = device.type == "cuda"
     for batch in batches:
-        luma = np.stack([item.picture.y for item in batch])
-        if bits > 8:  # torch's uint16 is a storage type with few operations, on GPUs fewer
-            luma = luma.astype(np.int32)
-        luma = torch.from_numpy(luma)
-        if pin:
-            luma = luma.pin_memory()
-        lightness = lightness_from_luma(luma.to(device, non_blocking=pin), full_range, bits)
+        lumas = [item.picture.y for item in batch]
+        lightness = batch_lightness(lumas, device, full_range, bits)
         yield Prediction(batch, lightness, predict(lightness, batch))
 
 

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -8,8 +9,13 @@ from model.config import LITE, PAPER, SMALL, ModelConfig
 from model.network import Color2Embed, ColorEmbedding, build_network
 from tests.helpers import TINY, make_network
 
+# TINY with the authors' blocks, as the paper preset has them.
+TINY_AUTHORS_BLOCKS = dataclasses.replace(
+    TINY, preset="tiny-authors", down_keeps_width=True, up_merge_1x1=True, skip_channel_stride=4
+)
 
-@pytest.mark.parametrize("config", [TINY, SMALL, LITE], ids=lambda c: c.preset)
+
+@pytest.mark.parametrize("config", [TINY, TINY_AUTHORS_BLOCKS, SMALL, LITE], ids=lambda c: c.preset)
 def test_decode_shapes_on_non_square_input(config):
     network = make_network(config)
     lightness = torch.rand(2, 1, 64, 96) * 100
@@ -25,8 +31,9 @@ def test_decode_refuses_sizes_off_the_grid():
         network.decode(torch.rand(1, 1, 40, 64), network.embed(torch.rand(1, 3, 64, 64)))
 
 
-def test_folded_network_equals_per_sample_network():
-    network = make_network()
+@pytest.mark.parametrize("config", [TINY, TINY_AUTHORS_BLOCKS], ids=lambda c: c.preset)
+def test_folded_network_equals_per_sample_network(config):
+    network = make_network(config)
     lightness = torch.rand(3, 1, 32, 48) * 100
     with torch.no_grad():
         embedding = network.embed(torch.rand(1, 3, 64, 64))
@@ -125,8 +132,31 @@ def test_weights_pickle_with_code_is_refused(tmp_path):
 
 
 def test_config_json_round_trip():
-    for config in (PAPER, SMALL, LITE, TINY):
+    for config in (PAPER, SMALL, LITE, TINY, TINY_AUTHORS_BLOCKS):
         assert ModelConfig.from_json(config.to_json()) == config
+
+
+def test_a_paper_config_saved_before_the_block_options_builds_its_old_network():
+    """Checkpoints store their config; one written before these fields keeps its layout."""
+    raw = json.loads(PAPER.to_json())
+    for key in ("down_keeps_width", "up_merge_1x1", "skip_channel_stride"):
+        del raw[key]
+    with torch.device("meta"):
+        network = Color2Embed(ModelConfig.from_dict(raw))
+    # One 3x3 conv over the upsampled 1/16 features and the whole 1/8 skip.
+    assert network.decoder.blocks[0].merge[0].weight.shape == (256, 512 + 512, 3, 3)
+    assert network.content_encoder.down_blocks[0][0].weight.shape == (128, 64, 4, 4)
+
+
+def test_paper_preset_costs_no_more_per_frame_than_the_authors_network():
+    """A real count of every op of a 256x256 frame (content encoder and decoder, folded
+    embedding), from shapes alone on the meta device, against the authors' network's."""
+    from benchmarks.model_speed import AUTHORS_GMACS_PER_FRAME, frame_gmacs
+
+    with torch.device("meta"):
+        gmacs = frame_gmacs(Color2Embed(PAPER).eval(), size=256)
+    # The lower bound makes sure the whole network was counted, not a part of it.
+    assert 0.9 * AUTHORS_GMACS_PER_FRAME < gmacs <= AUTHORS_GMACS_PER_FRAME
 
 
 def test_a_network_given_hints_starts_as_the_one_without_and_ignores_no_hints():
