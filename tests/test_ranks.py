@@ -73,9 +73,7 @@ def test_two_ranks_make_the_film_one_process_makes(tmp_path, tiny_checkpoint):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 "--nproc-per-node", "2", "--monitor-interval", "0.1"]  # fmt: skip
     command = film_command(film, refs, spread, tiny_checkpoint, *settings)
-    result = subprocess.run(
-        [*torchrun, *command[1:]], capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([*torchrun, *command[1:]], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "wrote" in result.stdout
     assert decoded_planes(spread) == decoded_planes(single)
