@@ -222,9 +222,12 @@ def image(
 def film(source: Path, output: Path | None, **settings) -> None:
     """Colorize the film SOURCE; sound, subtitles and timing are kept."""
     from remaster.pipeline import FilmOptions, colorize_film, default_output
+    from remaster.ranks import Ranks
 
     output = output or default_output(source)
     summary = colorize_film(FilmOptions(source=source, output=output, **settings))
+    if not Ranks.from_environment().leads:  # under torchrun, rank 0 speaks for the film
+        return
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {output}: {summary.line()}")

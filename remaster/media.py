@@ -251,6 +251,8 @@ def decode_range(
     from a keyframe gives the same pictures as decoding up to it; a frame that does not come
     out where its timestamp says (a damaged file) raises InputError, since its number could no
     longer be known without decoding from the start."""
+    if first >= end:
+        return
     number = {stamp: index for index, stamp in enumerate(timestamps)}
     expected = first
     with _open(path) as container:

@@ -157,7 +157,7 @@ class ColourPredictor:
             same_shot = track is not None and track.shows_its_shot()
             ab, matched = self.exemplar(working, guide, same_shot)
             sources = ["exemplar" if share >= 0.5 else "embed" for share in matched]
-        if self.method in ("propagate", "auto") or track is not None:
+        if self.method in ("propagate", "auto") or (track is not None and self.steady > 0):
             ab = self.follow(lightness, ab, guide, track, indices, sources)
         self.counts.update(sources)
         return upsample(ab.to(self.colorizer.device), lightness.shape[-2:]).to(lightness.device)

@@ -364,6 +364,8 @@ def encode_segments(
     process)."""
     info = source.info
     per_segment = options.segment_frames
+    if not share.whole and share.first >= share.end:
+        return 0  # more ranks than segments: nothing left for this one
     done = set(journal.segments)
     progress = tqdm(
         total=share.end - share.first if not share.whole else info.frame_count,
