@@ -29,8 +29,10 @@ test: install
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Model speed per preset, then the pipeline's speed and memory on the example reel (~25 min).
 bench: install
 	$(BIN)/python benchmarks/model_speed.py
+	$(BIN)/python benchmarks/pipeline_speed.py
 
 # Colour quality on real clips and photos against simple baselines (~15 min on 2 cores).
 quality: install photos

@@ -88,6 +88,11 @@ class Source:
                 f"{self.path}: its frames carry no timestamps to find them by; colour it in "
                 "one process"
             )
+        if end > len(timestamps):
+            raise InputError(
+                f"{self.path}: its header announces {self.info.frame_count} frames but "
+                f"{len(timestamps)} are stored; colour it in one process"
+            )
         return decode_range(self.path, self.info.bits, first, end, timestamps)
 
     @property
