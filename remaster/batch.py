@@ -47,7 +47,7 @@ from remaster.pipeline import FilmOptions, FilmSummary, colorize_film, default_o
 from remaster.ranks import Ranks
 from remaster.sequence_output import SequenceTarget, existing_frame
 from remaster.sequences import PRINTF
-from remaster.shots import mapping_fields
+from remaster.shots import compose_yaml, mapping_fields
 
 # `remaster film` options that are the batch's business, not a job's.
 NOT_JOB_SETTINGS = {"source", "output", "resume", "quiet"}
@@ -83,7 +83,7 @@ class Shard:
 
 def load_jobs(path: Path) -> list[Job]:
     """Parse and check the whole jobs file: InputError naming the file and line otherwise."""
-    root = compose(path)
+    root = compose_yaml(path, "jobs file", "write 'jobs:' with an entry (input: and ref:) per film")
     defaults_node, jobs_node = top_level(root, path)
     settings = film_settings()
     defaults = {}
@@ -102,27 +102,6 @@ def load_jobs(path: Path) -> list[Job]:
     ]
     check_outputs(jobs, path)
     return jobs
-
-
-def compose(path: Path) -> yaml.Node:
-    """The file's YAML node tree, which keeps every line number (as the refs file's reader)."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such jobs file")
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: is not UTF-8 text; save the jobs file as UTF-8") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InputError(
-            f"{path}{at}: not valid YAML ({getattr(error, 'problem', None) or error}); fix it there"
-        ) from None
-    if root is None:
-        raise InputError(
-            f"{path}: is empty; write 'jobs:' with an entry (input: and ref:) per film"
-        )
-    return root
 
 
 def top_level(root: yaml.Node, path: Path) -> tuple[yaml.Node | None, yaml.Node | None]:

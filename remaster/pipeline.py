@@ -1,9 +1,12 @@
 """`remaster FILM --refs shots.yaml`: the film pipeline, stage by stage.
 
     decode (thread) -> assign refs entries -> batch (never across entries or segments)
-    -> predict colour from the entry's guide and track (--method, --stabilise; continuity.py)
-    -> chroma planes -> encode into segments (journaled, with the track's state) -> mux with
-    the original audio and subtitles -> rename into place
+    -> predict colour from the entry's guide and track (thread; --method, --stabilise;
+    continuity.py) -> chroma planes -> encode into segments (journaled) -> mux with the
+    original audio and subtitles -> rename into place
+
+Under torchrun each process does this for its share of the segments and rank 0 does the
+last two steps (ranks.py).
 
 An image sequence in or out changes only the ends (forms.py): frames read from files, or RGB
 frames written per segment and moved into place.

@@ -378,16 +378,17 @@ def mapping_fields(node: yaml.MappingNode, path: Path) -> dict[str, yaml.Node]:
     return fields
 
 
-def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> RefsPlan:
-    """Parse and check a refs YAML file for a film running at `rate` frames per second whose
-    first frame is at `start_timecode` (None: 00:00:00:00)."""
+def compose_yaml(path: Path, kind: str, empty: str) -> yaml.Node:
+    """A YAML file's node tree, which keeps every line number; a missing, unreadable, invalid
+    or empty file is one InputError naming the place (`kind`: "refs file", "jobs file";
+    `empty`: what to write in an empty one)."""
     if not path.is_file():
-        raise InputError(f"{path}: no such refs file")
+        raise InputError(f"{path}: no such {kind}")
     try:
         text = path.read_text(encoding="utf-8")
         root = yaml.compose(text)
     except UnicodeDecodeError:
-        raise InputError(f"{path}: is not UTF-8 text; save the refs file as UTF-8") from None
+        raise InputError(f"{path}: is not UTF-8 text; save the {kind} as UTF-8") from None
     except yaml.reader.ReaderError as error:
         # A control character: the reader gives its position in the text, not a mark.
         before = text[: error.position]
@@ -400,13 +401,21 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
         mark = getattr(error, "problem_mark", None)
         at = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise InputError(
-            f"{path}{at}: not valid YAML ({getattr(error, 'problem', error)}); fix it there"
+            f"{path}{at}: not valid YAML ({getattr(error, 'problem', None) or error}); fix it there"
         ) from None
     if root is None:
-        raise InputError(
-            f"{path}: is empty; write 'shots:' with an entry (start: and ref:) per shot, or "
-            "let `remaster shots` write it"
-        )
+        raise InputError(f"{path}: is empty; {empty}")
+    return root
+
+
+def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> RefsPlan:
+    """Parse and check a refs YAML file for a film running at `rate` frames per second whose
+    first frame is at `start_timecode` (None: 00:00:00:00)."""
+    root = compose_yaml(
+        path,
+        "refs file",
+        "write 'shots:' with an entry (start: and ref:) per shot, or let `remaster shots` write it",
+    )
     if not isinstance(root, yaml.MappingNode):
         raise InputError(f"{path}: expected 'shots:' (and optionally 'default:') at the top level")
     fields = mapping_fields(root, path)

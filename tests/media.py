@@ -119,12 +119,19 @@ def panning_frames(
     return [scene[4 : 4 + height, 4 + step * i : 4 + step * i + width] for i in range(frames)]
 
 
-def write_frames(path: Path, frames: list[np.ndarray], rate: int = 10, codec: str = "libx264"):
-    """Encode RGB frames as they are, one timestamp per frame (`ffv1` in .mkv is lossless)."""
+def write_frames(
+    path: Path,
+    frames: list[np.ndarray],
+    rate: int = 10,
+    codec: str = "libx264",
+    options: dict | None = None,
+):
+    """Encode RGB frames as they are, one timestamp per frame (`ffv1` in .mkv is lossless);
+    `options` go to the encoder (e.g. libx264's "g" and "bf")."""
     import av
 
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate)
+        stream = container.add_stream(codec, rate=rate, options=options or {})
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         for index, rgb in enumerate(frames):

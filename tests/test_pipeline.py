@@ -157,8 +157,8 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(film, tmp_path, tiny_ch
 
 def test_resume_inside_a_shot_carries_propagation_and_stabilisation_over(tmp_path, tiny_checkpoint):
     """A pan coloured from a keyframe in its middle, interrupted mid-shot: the resumed run
-    picks up the chained flow and the stabilised colour where the segment ended, so its frames
-    equal an uninterrupted run's (starting the shot's state afresh would not)."""
+    rebuilds the chained flow and the stabilised colour from the warm-up frames before its
+    first segment, as the uninterrupted run did there, so their frames are equal."""
     frames = panning_frames(20, size=(72, 96), seed=5, step=2)
     write_frames(tmp_path / "pan.mkv", [grey_of(frame) for frame in frames], codec="ffv1")
     write_image(tmp_path / "key.png", frames[6])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import av
 import numpy as np
 
 from remaster.images import write_image
@@ -13,22 +12,13 @@ from remaster.journal import work_folder
 from remaster.media import decode, decode_range, frame_timestamps
 from remaster.ranks import Ranks
 from tests.helpers import decoded_planes, film_command
-from tests.media import grey_of, panning_frames
+from tests.media import grey_of, panning_frames, write_frames
 
 
-def write_short_gops(path, frames: list[np.ndarray], rate: int = 10):
+def write_short_gops(path, frames: list[np.ndarray]):
     """H.264 with a keyframe every 6 frames and B-frames (decode order differs from display
     order): seeking lands on a real keyframe before the wanted frame."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=rate, options={"bf": "2", "g": "6"})
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
+    return write_frames(path, frames, options={"bf": "2", "g": "6"})
 
 
 def planes_of(pictures) -> list[tuple]:
