@@ -14,10 +14,8 @@ frame follows. So a segment's frames depend only on the segment and its warm-up 
 What it costs: WARM_UP extra predictions per segment (0.8% at the default 1000 frames), and in
 a shot longer than a segment, a keyframe chain that the direct flow can no longer start at the
 warm-up's first frame is lost from that segment on (the frames then take the exemplar path's
-colour, as frames the flow cannot follow do). Stabilisation keeps 80% of the previous output
-where the flow is trusted, so the warm-up's first frame still weighs 17% at the segment start:
-the colour there is a stabilised one, not a jump, though not bit for bit what an endless
-stabilisation would give.
+colour, as frames the flow cannot follow do). Stabilisation forgets the previous output by
+half a step per frame, so after 8 frames what came before weighs 0.4%.
 """
 
 from __future__ import annotations

@@ -49,9 +49,7 @@ FOUND = 0.9
 # Scale of the smoothing of luminance errors before each pixel picks direct or chained.
 PICK_SIGMA = 1.5
 # How far stabilisation moves ab toward the previous frame's, where the flow is trusted.
-# Measured on the whip-pan clip (keyframe workflow, after the pan matched colour flickers):
-# CIEDE2000 2.078 with none, 2.050 at 0.5, 2.041 at 0.8.
-STEADY = 0.8
+STEADY = 0.5
 # In a followed frame, where the flow is not sure of its colour (outside the chain's reach it
 # fails the check), the carried colour still counts this much against the exemplar path's:
 # measured on the benchmark's handheld clip (keyframe workflow), 0.5 took CIEDE2000 from 2.31
