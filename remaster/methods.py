@@ -205,11 +205,16 @@ class ColourPredictor:
         """Matched colours fused with Color2Embed's; and each frame's share of matched colour.
 
         The learned fusion (a network that reads hints) is given the match and decides where to
-        trust it. Otherwise the matched colours are blended over Color2Embed's by a ramp of
-        the confidence (`same_shot`: a reference known to be a frame of this shot), then
-        smoothed along the picture's own edges, since matched colour is blotchy and bleeds
-        over edges (colour carried along the flow later stays sharp)."""
-        matched, confidence = self.matcher.match(working, guide.matching)
+        trust it. Otherwise the matched colours (each cell's colour model at the frame's own L)
+        are blended over Color2Embed's by a ramp of the confidence (`same_shot`: a reference
+        known to be a frame of this shot), then smoothed along the picture's own edges, since
+        matched colour is blotchy and bleeds over edges (colour carried along the flow later
+        stays sharp)."""
+        colorizer = guide.colorizer
+        if colorizer.reads_hints:
+            matched, confidence = self.matcher.match(working, guide.matching)
+        else:
+            matched, confidence = self.matcher.transfer(working, guide.matching)
         size = working.shape[-2:]
         low, high = CONFIDENCE_LOW, CONFIDENCE_HIGH
         if same_shot:
@@ -217,13 +222,11 @@ class ColourPredictor:
         weight = ((confidence - low) / (high - low)).clamp(0, 1)
         weight = F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
         shares = weight.mean(dim=(1, 2, 3)).tolist()
-        colorizer = guide.colorizer
         if colorizer.reads_hints:
             ab_scale = colorizer.network.config.io.ab_scale
             hints = hint_tensor(matched, confidence, size, ab_scale)
             return colorizer.decode_working(working, guide.style, hints), shares
         embedded = colorizer.decode_working(working, guide.style)
-        matched = F.interpolate(matched, size=size, mode="bilinear", align_corners=False)
         blended = weight * matched + (1 - weight) * embedded
         return guided_filter(working / 100, blended, GUIDED_RADIUS, GUIDED_EPS), shares
 
