@@ -217,7 +217,8 @@ def model_config_of(config: TrainConfig) -> ModelConfig:
     return ModelConfig.from_dict({**dataclasses.asdict(base), **config.model_overrides})
 
 
-def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+def training_device(config: TrainConfig) -> tuple[torch.device, Distributed]:
+    """The device this process trains on, and its place among torchrun's processes."""
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu")
         if config.device == "auto"
@@ -227,36 +228,36 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if device.type == "cuda":
         device = torch.device("cuda", distributed.local_rank)
         torch.cuda.set_device(device)
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    say = print if distributed.is_main else (lambda *args, **kwargs: None)
+    return device, distributed
 
-    # Model and optimiser; a resumed run takes both from its state file.
-    model_config = model_config_of(config)
+
+def new_progress() -> dict[str, Any]:
+    return {"step": 0, "samples_seen": 0, "wall_seconds": 0.0, "best_val_delta_e": None}
+
+
+def start_or_resume(
+    config: TrainConfig, model_config: ModelConfig, out_dir: Path, resume: bool, say
+) -> tuple[Color2Embed, dict | None, dict[str, Any]]:
+    """The network, the saved optimiser state (None for a new run) and the progress: a
+    resumed run takes all three from its state file."""
     torch.manual_seed(config.seed)
-    progress = {"step": 0, "samples_seen": 0, "wall_seconds": 0.0, "best_val_delta_e": None}
-    state = None
+    progress = new_progress()
     if resume and (out_dir / STATE_FILE).is_file():
         state = torch.load(out_dir / STATE_FILE, map_location="cpu", weights_only=True)
         network = Color2Embed(model_config)
         network.load_state_dict(state["model"])
         progress.update(state["progress"])
         say(f"resuming {out_dir} at step {progress['step']}")
-    else:
-        if resume:
-            say(f"nothing to resume in {out_dir}; starting a new run")
-        network = initial_network(config, model_config)
-    network = network.to(device)
-    model = (
-        DistributedDataParallel(
-            network, device_ids=[device.index] if device.type == "cuda" else None
-        )
-        if distributed.enabled
-        else network
-    )
+        return network, state["optimizer"], progress
+    if resume:
+        say(f"nothing to resume in {out_dir}; starting a new run")
+    return initial_network(config, model_config), None, progress
+
+
+def adam(config: TrainConfig, network: Color2Embed, saved: dict | None, progress: dict):
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, betas=config.betas)
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
+    if saved is not None:
+        optimizer.load_state_dict(saved)
         # The optimiser's state carries the old learning rate; a resumed run may lower it
         # (`--resume --set lr=5e-5`), and the configuration given now wins.
         for group in optimizer.param_groups:
@@ -264,13 +265,31 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     lr_history = progress.setdefault("lr_history", [])
     if not lr_history or lr_history[-1][1] != config.lr:
         lr_history.append([progress["step"], config.lr])
-    perceptual = (
-        PerceptualLoss(config.perceptual_layers, config.vgg_weights).to(device)
-        if config.lambda_perc > 0
-        else None
-    )
+    return optimizer
 
-    # Data: an endless, seeded sample stream, sliced per rank and resumable at any step.
+
+@dataclass
+class TrainingData:
+    """The sample stream and the validation set, with the matcher's hints where the network
+    reads them."""
+
+    loader: DataLoader
+    images: int
+    videos: int
+    val_set: tuple | None  # (truth, reference) on the main process only
+    val_images: int
+    make_hints: TrainingHints | None
+    val_hints: Any
+
+
+def training_data(
+    config: TrainConfig,
+    model_config: ModelConfig,
+    progress: dict,
+    distributed: Distributed,
+    device: torch.device,
+) -> TrainingData:
+    """An endless, seeded sample stream, sliced per rank and resumable at any step."""
     augment = AugmentConfig(**config.augment)
     images = list_media(config.train_data, IMAGE_SUFFIXES)
     videos = list_media(config.train_videos, VIDEO_SUFFIXES) if config.train_videos else []
@@ -303,31 +322,27 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         if val_set is not None:
             val_set = tuple(part.to(device) for part in val_set)
             val_hints = hints_for_validation(matcher, *val_set, ab_scale)
-    millions = sum(p.numel() for p in network.parameters()) / 1e6
-    say(
-        f"training {model_config.preset}: {millions:.2f} M parameters, {len(images)} images, "
-        f"{len(videos)} videos, {len(val_images)} validation "
-        f"images, {distributed.world_size} process(es) on {device}"
+    return TrainingData(
+        loader, len(images), len(videos), val_set, len(val_images), make_hints, val_hints
     )
 
-    stop_requested = False
 
-    def request_stop(signum, frame):  # noqa: ARG001 - signal handler signature
-        nonlocal stop_requested
-        stop_requested = True
+class Validation:
+    """Scores the network on the validation set, logs it, and keeps the best checkpoint."""
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    def __init__(self, network, data: TrainingData, config, progress, out_dir, say) -> None:
+        self.network, self.data, self.config = network, data, config
+        self.progress, self.out_dir, self.say = progress, out_dir, say
 
-    def validate() -> None:
-        if val_set is None:
+    def __call__(self) -> None:
+        if self.data.val_set is None:
             return
-        scores = evaluate(network, *val_set, hints=val_hints)
-        network.train()
-        record = {"step": progress["step"], **{k: v for k, v in scores.items()}}
-        log_line(out_dir / "val.jsonl", record)
+        progress = self.progress
+        scores = evaluate(self.network, *self.data.val_set, hints=self.data.val_hints)
+        self.network.train()
+        log_line(self.out_dir / "val.jsonl", {"step": progress["step"], **scores})
         model_delta_e = scores["model"]["delta_e"]
-        say(
+        self.say(
             f"  validation at step {progress['step']}: Delta-E model {model_delta_e:.2f}, "
             f"reference mean {scores['reference mean']['delta_e']:.2f}, "
             f"grey {scores['grey']['delta_e']:.2f}; PSNR model {scores['model']['psnr']:.2f} dB"
@@ -336,82 +351,90 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         if best is None or model_delta_e < best:
             progress["best_val_delta_e"] = model_delta_e
             progress["val"] = scores
-            save_checkpoint(out_dir / "best.safetensors", network, provenance(config, progress))
-
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda" and config.amp
-        else torch.autocast("cpu", enabled=False)
-    )
-    network.train()
-    session_start = time.perf_counter()
-    wall_at_start = progress["wall_seconds"]
-    window_start, window_samples = time.perf_counter(), 0
-    global_batch = config.batch_size * distributed.world_size
-    if progress["step"] == 0 and distributed.is_main:
-        validate()
-
-    for truth, reference in loader:
-        truth = truth.to(device, non_blocking=True)
-        reference = reference.to(device, non_blocking=True)
-        lab = rgb_to_lab(truth)
-        lightness, true_ab = lab[:, :1], lab[:, 1:]
-        hints = None if make_hints is None else make_hints(lightness, reference)
-        with autocast:
-            predicted_ab = model(lightness, reference, hints)
-        predicted_ab = predicted_ab.float()
-        rec = reconstruction_loss(predicted_ab, true_ab, model_config.io.ab_scale)
-        loss = config.lambda_rec * rec
-        perc = torch.zeros(())
-        if perceptual is not None:
-            predicted_rgb = lab_to_rgb(torch.cat([lightness, predicted_ab], dim=1), clamp=False)
-            with autocast:
-                perc = perceptual(predicted_rgb, truth).float()
-            loss = loss + config.lambda_perc * perc
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-        progress["step"] += 1
-        progress["samples_seen"] += global_batch
-        progress["wall_seconds"] = wall_at_start + time.perf_counter() - session_start
-        window_samples += global_batch
-        step = progress["step"]
-
-        if step % config.log_every == 0 and distributed.is_main:
-            rate = window_samples / (time.perf_counter() - window_start)
-            eta = (config.steps - step) * global_batch / rate if rate else float("inf")
-            if config.max_minutes > 0:  # the run stops at whichever comes first
-                elapsed = time.perf_counter() - session_start
-                eta = min(eta, config.max_minutes * 60 - elapsed)
-            record = {
-                "step": step,
-                "loss": loss.item(),
-                "rec": rec.item(),
-                "perc": perc.item(),
-                "samples_per_s": rate,
-                "wall_seconds": progress["wall_seconds"],
-            }
-            log_line(out_dir / "log.jsonl", record)
-            say(
-                f"step {step}/{config.steps}  loss {record['loss']:.4f} (rec {record['rec']:.4f},"
-                f" perc {record['perc']:.4f})  {rate:.1f} samples/s  ETA {format_duration(eta)}"
+            save_checkpoint(
+                self.out_dir / "best.safetensors", self.network, provenance(self.config, progress)
             )
-            window_start, window_samples = time.perf_counter(), 0
-        out_of_time = config.max_minutes > 0 and (
-            time.perf_counter() - session_start > config.max_minutes * 60
-        )
-        stopping = any_rank(stop_requested or out_of_time, distributed) or step >= config.steps
-        if distributed.is_main:
-            if step % config.val_every == 0 or (stopping and step % config.val_every):
-                validate()
-            if step % config.checkpoint_every == 0 or stopping:
-                save_state(out_dir, network, optimizer, progress, config)
-                plot_training(out_dir)
-        if stopping:
-            break
 
-    # Every replica must hold the same weights; a mismatch means DDP did not synchronise.
+
+class StopRequest:
+    """SIGTERM or SIGINT (a scheduler's pre-emption, Ctrl-C): finish the step, save, stop."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        signal.signal(signal.SIGTERM, self.request)
+        signal.signal(signal.SIGINT, self.request)
+
+    def request(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        self.requested = True
+
+
+@dataclass
+class Losses:
+    total: torch.Tensor
+    reconstruction: torch.Tensor
+    perceptual: torch.Tensor
+
+
+def step_losses(batch, model, perceptual, hints_of, autocast, config, io) -> Losses:
+    """One batch forward: the reconstruction loss on ab, plus the perceptual loss on RGB."""
+    truth, reference = batch
+    lab = rgb_to_lab(truth)
+    lightness, true_ab = lab[:, :1], lab[:, 1:]
+    hints = None if hints_of is None else hints_of(lightness, reference)
+    with autocast:
+        predicted_ab = model(lightness, reference, hints)
+    predicted_ab = predicted_ab.float()
+    rec = reconstruction_loss(predicted_ab, true_ab, io.ab_scale)
+    loss = config.lambda_rec * rec
+    perc = torch.zeros(())
+    if perceptual is not None:
+        predicted_rgb = lab_to_rgb(torch.cat([lightness, predicted_ab], dim=1), clamp=False)
+        with autocast:
+            perc = perceptual(predicted_rgb, truth).float()
+        loss = loss + config.lambda_perc * perc
+    return Losses(loss, rec, perc)
+
+
+class StepLog:
+    """Every `log_every` steps: a line in log.jsonl and on the console, with the rate and
+    the time left (to `steps`, or to `max_minutes`, whichever comes first)."""
+
+    def __init__(self, config: TrainConfig, out_dir: Path, global_batch: int, say) -> None:
+        self.config, self.out_dir, self.global_batch, self.say = config, out_dir, global_batch, say
+        self.session_start = time.perf_counter()
+        self.window_start, self.window_samples = self.session_start, 0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.session_start
+
+    def step(self, step: int, losses: Losses, wall_seconds: float) -> None:
+        config = self.config
+        self.window_samples += self.global_batch
+        if step % config.log_every:
+            return
+        rate = self.window_samples / (time.perf_counter() - self.window_start)
+        eta = (config.steps - step) * self.global_batch / rate if rate else float("inf")
+        if config.max_minutes > 0:  # the run stops at whichever comes first
+            eta = min(eta, config.max_minutes * 60 - self.elapsed())
+        record = {
+            "step": step,
+            "loss": losses.total.item(),
+            "rec": losses.reconstruction.item(),
+            "perc": losses.perceptual.item(),
+            "samples_per_s": rate,
+            "wall_seconds": wall_seconds,
+        }
+        log_line(self.out_dir / "log.jsonl", record)
+        self.say(
+            f"step {step}/{config.steps}  loss {record['loss']:.4f} (rec {record['rec']:.4f},"
+            f" perc {record['perc']:.4f})  {rate:.1f} samples/s  ETA {format_duration(eta)}"
+        )
+        self.window_start, self.window_samples = time.perf_counter(), 0
+
+
+def finish(network, progress: dict, distributed: Distributed, out_dir: Path, say) -> dict:
+    """The run's summary; every replica must hold the same weights (a mismatch means DDP did
+    not synchronise)."""
     hashes = [parameter_hash(network)]
     if distributed.enabled:
         hashes = [None] * distributed.world_size
@@ -427,6 +450,74 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         dist.barrier()
         dist.destroy_process_group()
     return summary
+
+
+def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    device, distributed = training_device(config)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say = print if distributed.is_main else (lambda *args, **kwargs: None)
+
+    model_config = model_config_of(config)
+    network, saved_optimizer, progress = start_or_resume(config, model_config, out_dir, resume, say)
+    network = network.to(device)
+    model = network
+    if distributed.enabled:
+        device_ids = [device.index] if device.type == "cuda" else None
+        model = DistributedDataParallel(network, device_ids=device_ids)
+    optimizer = adam(config, network, saved_optimizer, progress)
+    perceptual = None
+    if config.lambda_perc > 0:
+        perceptual = PerceptualLoss(config.perceptual_layers, config.vgg_weights).to(device)
+    data = training_data(config, model_config, progress, distributed, device)
+    millions = sum(p.numel() for p in network.parameters()) / 1e6
+    say(
+        f"training {model_config.preset}: {millions:.2f} M parameters, {data.images} images, "
+        f"{data.videos} videos, {data.val_images} validation "
+        f"images, {distributed.world_size} process(es) on {device}"
+    )
+
+    stop = StopRequest()
+    validate = Validation(network, data, config, progress, out_dir, say)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda" and config.amp
+        else torch.autocast("cpu", enabled=False)
+    )
+    network.train()
+    wall_at_start = progress["wall_seconds"]
+    global_batch = config.batch_size * distributed.world_size
+    log = StepLog(config, out_dir, global_batch, say)
+    if progress["step"] == 0 and distributed.is_main:
+        validate()
+
+    for batch in data.loader:
+        batch = tuple(part.to(device, non_blocking=True) for part in batch)
+        losses = step_losses(
+            batch, model, perceptual, data.make_hints, autocast, config, model_config.io
+        )
+        optimizer.zero_grad(set_to_none=True)
+        losses.total.backward()
+        optimizer.step()
+
+        progress["step"] += 1
+        progress["samples_seen"] += global_batch
+        progress["wall_seconds"] = wall_at_start + log.elapsed()
+        step = progress["step"]
+        if distributed.is_main:
+            log.step(step, losses, progress["wall_seconds"])
+        out_of_time = config.max_minutes > 0 and log.elapsed() > config.max_minutes * 60
+        stopping = any_rank(stop.requested or out_of_time, distributed) or step >= config.steps
+        if distributed.is_main:
+            if step % config.val_every == 0 or (stopping and step % config.val_every):
+                validate()
+            if step % config.checkpoint_every == 0 or stopping:
+                save_state(out_dir, network, optimizer, progress, config)
+                plot_training(out_dir)
+        if stopping:
+            break
+
+    return finish(network, progress, distributed, out_dir, say)
 
 
 def main() -> None:
