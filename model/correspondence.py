@@ -155,7 +155,8 @@ class Matcher(nn.Module):
         """(B, 1, H, W) L -> (B, 2, H, W) ab: the cells' colour models warped onto the target's
         grid, upsampled, and evaluated at the target's own L; and the confidence on the grid."""
         models, confidence = self.warp(lightness, guide, guide.colour_models)
-        models = F.interpolate(models, size=lightness.shape[-2:], mode="bilinear")
+        size = lightness.shape[-2:]
+        models = F.interpolate(models, size=size, mode="bilinear", align_corners=False)
         return models[:, :2] * lightness + models[:, 2:], confidence
 
     def warp(
