@@ -204,35 +204,38 @@ class ColourPredictor:
     ) -> tuple[Tensor, list[float]]:
         """Matched colours fused with Color2Embed's; and each frame's share of matched colour.
 
-        The learned fusion (a network that reads hints) is given the match and decides where to
-        trust it. Otherwise the matched colours (each cell's colour model at the frame's own L)
-        are blended over Color2Embed's by a ramp of the confidence (`same_shot`: a reference
-        known to be a frame of this shot), then smoothed along the picture's own edges, since
-        matched colour is blotchy and bleeds over edges (colour carried along the flow later
-        stays sharp)."""
+        The learned fusion (a network that reads hints) is given the cells' matched colours and
+        decides where to trust them. Otherwise the matched colours (each cell's line of colour
+        against L, at the frame's own L) are blended over Color2Embed's by a ramp of the
+        confidence (`same_shot`: a reference known to be a frame of this shot), then smoothed
+        along the picture's own edges, since matched colour is blotchy and bleeds over edges
+        (colour carried along the flow later stays sharp)."""
         colorizer = guide.colorizer
+        size = working.shape[-2:]
         if colorizer.reads_hints:
             matched, confidence = self.matcher.match(working, guide.matching)
-        else:
-            matched, confidence = self.matcher.transfer(working, guide.matching)
-        size = working.shape[-2:]
-        low, high = CONFIDENCE_LOW, CONFIDENCE_HIGH
-        if same_shot:
-            low, high = SAME_SHOT_LOW, SAME_SHOT_HIGH
-        weight = ((confidence - low) / (high - low)).clamp(0, 1)
-        weight = F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
-        shares = weight.mean(dim=(1, 2, 3)).tolist()
-        if colorizer.reads_hints:
+            shares = match_weight(confidence, size, same_shot).mean(dim=(1, 2, 3)).tolist()
             ab_scale = colorizer.network.config.io.ab_scale
             hints = hint_tensor(matched, confidence, size, ab_scale)
             return colorizer.decode_working(working, guide.style, hints), shares
+        matched, confidence = self.matcher.transfer(working, guide.matching)
+        weight = match_weight(confidence, size, same_shot)
         embedded = colorizer.decode_working(working, guide.style)
         blended = weight * matched + (1 - weight) * embedded
-        return guided_filter(working / 100, blended, GUIDED_RADIUS, GUIDED_EPS), shares
+        filtered = guided_filter(working / 100, blended, GUIDED_RADIUS, GUIDED_EPS)
+        return filtered, weight.mean(dim=(1, 2, 3)).tolist()
 
     def summary(self) -> str:
         parts = [f"{count} {name}" for name, count in sorted(self.counts.items()) if count > 0]
         return ", ".join(parts)
+
+
+def match_weight(confidence: Tensor, size: tuple[int, int], same_shot: bool) -> Tensor:
+    """(B, 1, h, w) match confidence -> (B, 1, *size) weight of the matched colour: the ramp
+    between CONFIDENCE_LOW and _HIGH (SAME_SHOT_ ones for a frame of the shot)."""
+    low, high = (SAME_SHOT_LOW, SAME_SHOT_HIGH) if same_shot else (CONFIDENCE_LOW, CONFIDENCE_HIGH)
+    weight = ((confidence - low) / (high - low)).clamp(0, 1)
+    return F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
 
 
 def lab_grey(lightness: Tensor) -> np.ndarray:
