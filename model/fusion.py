@@ -63,8 +63,10 @@ class TrainingHints:
             if draws[index] < self.config.drop + self.config.swap and count > 1:
                 source = (index + 1) % count
             guide = self.matcher.reference(references[source : source + 1].float())
-            matched, confidence = self.matcher.match(lightness[index : index + 1].float(), guide)
-            hints.append(hint_tensor(matched, confidence, lightness.shape[-2:], self.ab_scale))
+            match = self.matcher.match(lightness[index : index + 1].float(), guide)
+            hints.append(
+                hint_tensor(match.colours, match.confidence, lightness.shape[-2:], self.ab_scale)
+            )
         return torch.cat(hints).clone()
 
 

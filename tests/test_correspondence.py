@@ -10,7 +10,7 @@ from skimage import data
 from skimage.transform import resize
 
 from model.color import rgb_to_lab
-from model.correspondence import Matcher, guided_filter
+from model.correspondence import Matcher, guided_filter, mutual_share
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_recovers_a_flip_and_a_shift(matcher):
     reference = photo()
     target = torch.roll(reference.flip(-1), shifts=16, dims=-1)
     target_lab = rgb_to_lab(target)
-    ab, confidence = matcher.match(target_lab[:, :1], matcher.reference(reference))
+    match = matcher.match(target_lab[:, :1], matcher.reference(reference))
+    ab, confidence = match.colours, match.confidence
     assert ab.shape == (1, 2, 16, 24) and confidence.shape == (1, 1, 16, 24)  # 1/8
     mean_colour = rgb_to_lab(reference)[:, 1:].mean(dim=(2, 3), keepdim=True).expand_as(ab)
     matched_error = mean_ab_error(ab, target_lab)
@@ -47,9 +48,31 @@ def test_confidence_is_lower_for_a_reference_of_another_scene(matcher):
     other = torch.from_numpy(resize(data.coffee(), (128, 192), anti_aliasing=True))
     other = other.permute(2, 0, 1).float()[None]
     lightness = rgb_to_lab(target)[:, :1]
-    _, same = matcher.match(lightness, matcher.reference(target))
-    _, different = matcher.match(lightness, matcher.reference(other))
+    same = matcher.match(lightness, matcher.reference(target)).confidence
+    different = matcher.match(lightness, matcher.reference(other)).confidence
     assert different.mean() < same.mean() - 0.1
+
+
+def test_matches_agree_both_ways_when_the_reference_shows_the_scene(matcher):
+    """The same photo mirrored and shifted: most cells' matches are mutual. Another scene:
+    few are. At the working size (a 32x48 grid): on a small grid chance round trips are common."""
+    target = photo((256, 384))
+    lightness = rgb_to_lab(torch.roll(target.flip(-1), shifts=16, dims=-1))[:, :1]
+    other = torch.from_numpy(resize(data.coffee(), (256, 384), anti_aliasing=True))
+    other = other.permute(2, 0, 1).float()[None]
+    same = matcher.match(lightness, matcher.reference(target)).agreement
+    different = matcher.match(lightness, matcher.reference(other)).agreement
+    assert same.shape == (1,)
+    assert same.item() > 0.42  # measured 0.72
+    assert different.item() < 0.5 * same.item()  # measured 0.32
+
+
+def test_mutual_share_counts_round_trips_that_come_back_near():
+    # A 2x3 target grid: cells 0..5. Reference cell k's best target cell is best_targets[k].
+    best_references = torch.tensor([[0, 1, 2, 3, 4, 5]])
+    # Back: where it started, one right, two left, where it started, one left, up-left-left.
+    best_targets = torch.tensor([[0, 2, 0, 3, 3, 0]])
+    assert mutual_share(best_references, best_targets, width=3).tolist() == [pytest.approx(4 / 6)]
 
 
 def test_chunking_does_not_change_the_answer(matcher):
@@ -62,8 +85,9 @@ def test_chunking_does_not_change_the_answer(matcher):
         chunked = matcher.match(lightness, guide)
     finally:
         matcher.chunk = 4096
-    for a, b in zip(whole, chunked, strict=True):
-        assert torch.allclose(a, b, atol=1e-5)
+    assert torch.allclose(whole.colours, chunked.colours, atol=1e-5)
+    assert torch.allclose(whole.confidence, chunked.confidence, atol=1e-5)
+    assert torch.equal(whole.agreement, chunked.agreement)
 
 
 def test_guided_filter_keeps_an_edge_that_a_blur_would_smear():
@@ -82,8 +106,9 @@ def test_transfer_puts_colour_finer_than_a_cell(matcher):
     reference = photo()
     target_lab = rgb_to_lab(torch.roll(reference, shifts=16, dims=-1))
     guide = matcher.reference(reference)
-    cell_ab, _ = matcher.match(target_lab[:, :1], guide)
-    ab, confidence = matcher.transfer(target_lab[:, :1], guide)
+    cell_ab = matcher.match(target_lab[:, :1], guide).colours
+    match = matcher.transfer(target_lab[:, :1], guide)
+    ab, confidence = match.colours, match.confidence
     assert ab.shape == (1, 2, 128, 192) and confidence.shape == (1, 1, 16, 24)
     upsampled = torch.nn.functional.interpolate(cell_ab, size=(128, 192), mode="bilinear")
 
