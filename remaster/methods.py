@@ -217,9 +217,8 @@ class ColourPredictor:
         decides where to trust them. Otherwise the matched colours (each cell's line of colour
         against L, at the frame's own L) are blended over Color2Embed's by a ramp of the
         confidence (`match_weight`; `same_shot`: a reference known to be a frame of this shot),
-        then smoothed
-        along the picture's own edges, since matched colour is blotchy and bleeds over edges
-        (colour carried along the flow later stays sharp)."""
+        then smoothed along the picture's own edges, since matched colour is blotchy and bleeds
+        over edges (colour carried along the flow later stays sharp)."""
         colorizer = guide.colorizer
         size = working.shape[-2:]
         if colorizer.reads_hints:
