@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.material import Clip, Material, Photo, build_material  # noqa: E402
 from model.color import lab_to_rgb, rgb_to_lab  # noqa: E402
-from model.colorizer import Colorizer  # noqa: E402
+from model.colorizer import Colorizer, image_to_tensor  # noqa: E402
 from model.correspondence import Matcher  # noqa: E402
 from model.files import write_atomically  # noqa: E402
 from remaster.evaluate import FramePair, Report, Scorer, video_rgb  # noqa: E402
@@ -172,8 +172,8 @@ def other_scene_references(photos: list[Photo]) -> list[Path]:
     descriptors = []
     with torch.inference_mode():
         for photo in photos:
-            rgb = torch.from_numpy(read_reference(photo.truth)).permute(2, 0, 1).float()[None]
-            features = matcher.features(rgb_to_lab(rgb / 255)[:, :1])
+            rgb = image_to_tensor(read_reference(photo.truth))
+            features = matcher.features(rgb_to_lab(rgb)[:, :1])
             descriptors.append(torch.nn.functional.normalize(features.mean(dim=(2, 3))[0], dim=0))
     similarity = torch.stack(descriptors) @ torch.stack(descriptors).T
     similarity.fill_diagonal_(-torch.inf)
@@ -182,16 +182,15 @@ def other_scene_references(photos: list[Photo]) -> list[Path]:
 
 def photo_outputs(
     photo: Photo,
-    reference: Path,
+    reference_path: Path,
     method: str,
     predictors: dict[str, ColourPredictor],
     dis,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(truth, output) RGB uint8 and seconds; the input is the truth's own CIE L."""
     truth = read_reference(photo.truth)
-    reference_rgb = read_reference(reference)
-    lab = rgb_to_lab(torch.from_numpy(truth).permute(2, 0, 1).float()[None] / 255)
-    lightness = lab[:, :1]
+    reference_rgb = read_reference(reference_path)
+    lightness = rgb_to_lab(image_to_tensor(truth))[:, :1]
     started = time.perf_counter()
     if method.startswith("remaster "):
         predictor = predictors[method.removeprefix("remaster ")]

@@ -45,7 +45,7 @@ positions: memory stays at `chunk` x reference positions whatever the frame size
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -180,8 +180,7 @@ class Matcher(nn.Module):
         match = self.warp(lightness, guide, guide.colour_models)
         size = lightness.shape[-2:]
         models = F.interpolate(match.colours, size=size, mode="bilinear", align_corners=False)
-        match.colours = models[:, :2] * lightness + models[:, 2:]
-        return match
+        return replace(match, colours=models[:, :2] * lightness + models[:, 2:])
 
     def warp(self, lightness: Tensor, guide: ReferenceGuide, table: Tensor) -> Match:
         """`table` (M, K), a row per reference cell, averaged for every target cell by its
