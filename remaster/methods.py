@@ -21,47 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from model.adapt import Adapted, adapt
 from model.color import gray_to_lightness, rgb_to_lab
 from model.colorizer import Colorizer, image_to_tensor, resize, scaled_size, upsample
-from model.correspondence import Match, Matcher, ReferenceGuide, guided_filter
-from model.fusion import hint_tensor
+from model.correspondence import Matcher, ReferenceGuide
+from model.fusion import Fusion
 from model.network import FoldedEmbedding
 from remaster.flow import FlowEstimator
 from remaster.planes import BT601
 from remaster.propagation import STEADY, Keyframe, ShotTrack
 
 METHODS = ("auto", "embed", "exemplar", "propagate")
-# Match confidence (best cosine similarity, in the reference's 64 principal directions) below
-# LOW takes Color2Embed's colour, above HIGH the match's, linearly between. Measured on real
-# photos at 256x384 (10th-50th-90th percentile): the same scene shifted 0.91-0.99-1.0, mirrored
-# and shifted 0.65-0.83-0.94, a reference of another scene 0.37-0.46-0.59 and 0.41-0.54-0.72.
-# On 12 held-out photos (mirrored crops) 0.35/0.55 gave CIEDE2000 2.74, 0.5/0.75 2.79 and
-# 0.6/0.85 3.12: 0.5/0.75 keeps most of the gain and leaves other scenes mostly to Color2Embed.
-CONFIDENCE_LOW, CONFIDENCE_HIGH = 0.5, 0.75
-# Once the flow has shown that a reference is a frame of this shot (or the refs file says so),
-# it is the same scene by proof, not by a guess from the match: the ramp starts lower. Measured
-# on the benchmark's whip-pan clip (keyframe workflow), where the flow loses the keyframe and
-# matching takes over for the rest of the shot: CIEDE2000 there 6.47 with 0.5/0.75, 5.90 with
-# 0.3/0.5, 5.92 with 0/0.01.
-SAME_SHOT_LOW, SAME_SHOT_HIGH = 0.3, 0.5
-# A frame whose matches mostly agree both ways shows the reference's scene (model/correspondence.py:
-# same-scene photos 0.39-0.50, another scene's 0.16-0.37), so it earns the same-shot ramp too,
-# by degrees between these two agreements. Measured on the benchmark's any-reference clips (a
-# frame of the same scene at another moment; auto, CIEDE2000) and on its 30 photos each given the
-# most similar *other* photo as reference (where every colour is a guess; grey scores 9.11):
-# the 0.5/0.75 ramp everywhere 3.35 and 13.15; the 0.3/0.5 ramp everywhere 3.16 and 14.07;
-# the ramp by agreement 3.19 and 13.18. Ramping by the frame's median confidence instead
-# (0.6-0.75) gave 3.26 and 13.35.
-SAME_SCENE_AGREEMENT = (0.32, 0.42)
-# Matched colour is smoothed along the picture's own edges by a guided filter of this radius (at
-# the working size). A radius of 16 took the whip-pan clip of the quality benchmark from 2.050 to
-# 2.023 CIEDE2000, but the quick benchmark's exemplar path from 1.52 to 2.15: it blurs matches
-# that were right, so 4 stays.
-GUIDED_RADIUS, GUIDED_EPS = 4, 1e-3
 # Propagation and stabilisation follow the flow at the frame's own size, up to this short side.
 PROPAGATION_SHORT_SIDE = 720
 # A keyframe's grey for the flow: BT.601 luma weights (BT.709's differ by up to 0.13 in a
@@ -211,48 +183,22 @@ class ColourPredictor:
     def exemplar(
         self, working: Tensor, guide: Guide, same_shot: bool = False
     ) -> tuple[Tensor, list[float]]:
-        """Matched colours fused with Color2Embed's; and each frame's share of matched colour.
-
-        The learned fusion (a network that reads hints) is given the cells' matched colours and
-        decides where to trust them. Otherwise the matched colours (each cell's line of colour
-        against L, at the frame's own L) are blended over Color2Embed's by a ramp of the
-        confidence (`match_weight`; `same_shot`: a reference known to be a frame of this shot),
-        then smoothed along the picture's own edges, since matched colour is blotchy and bleeds
-        over edges (colour carried along the flow later stays sharp)."""
+        """Matched colours fused with the network's (model/fusion.py); and each frame's share
+        of matched colour. The matched colours (each cell's line of colour against L, at the
+        frame's own L) go over the network's by a ramp of the match's confidence (`same_shot`:
+        a reference known to be a frame of this shot), then are smoothed along the picture's
+        own edges. A network that reads hints (the learned fusion) is given the match first."""
         colorizer = guide.colorizer
-        size = working.shape[-2:]
+        fusion = Fusion.of(self.matcher.transfer(working, guide.matching), working, same_shot)
+        hints = None
         if colorizer.reads_hints:
-            match = self.matcher.match(working, guide.matching)
-            shares = match_weight(match, size, same_shot).mean(dim=(1, 2, 3)).tolist()
-            ab_scale = colorizer.network.config.io.ab_scale
-            hints = hint_tensor(match.colours, match.confidence, size, ab_scale)
-            return colorizer.decode_working(working, guide.style, hints), shares
-        match = self.matcher.transfer(working, guide.matching)
-        weight = match_weight(match, size, same_shot)
-        embedded = colorizer.decode_working(working, guide.style)
-        blended = weight * match.colours + (1 - weight) * embedded
-        filtered = guided_filter(working / 100, blended, GUIDED_RADIUS, GUIDED_EPS)
-        return filtered, weight.mean(dim=(1, 2, 3)).tolist()
+            hints = fusion.hints(colorizer.network.config.io.ab_scale)
+        embedded = colorizer.decode_working(working, guide.style, hints)
+        return fusion.blend(embedded), fusion.matched_share()
 
     def summary(self) -> str:
         parts = [f"{count} {name}" for name, count in sorted(self.counts.items()) if count > 0]
         return ", ".join(parts)
-
-
-def match_weight(match: Match, size: tuple[int, int], same_shot: bool) -> Tensor:
-    """A match -> (B, 1, *size) weight of the matched colour: a ramp of the confidence, between
-    CONFIDENCE_LOW and _HIGH, moving to SAME_SHOT_LOW and _HIGH for a frame of the shot, or as
-    far as the frame's agreement shows the reference's scene (SAME_SCENE_AGREEMENT)."""
-    if same_shot:
-        same_scene = torch.ones_like(match.agreement)
-    else:
-        lowest, highest = SAME_SCENE_AGREEMENT
-        same_scene = ((match.agreement - lowest) / (highest - lowest)).clamp(0, 1)
-    same_scene = same_scene.view(-1, 1, 1, 1)
-    low = CONFIDENCE_LOW + same_scene * (SAME_SHOT_LOW - CONFIDENCE_LOW)
-    high = CONFIDENCE_HIGH + same_scene * (SAME_SHOT_HIGH - CONFIDENCE_HIGH)
-    weight = ((match.confidence - low) / (high - low)).clamp(0, 1)
-    return F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
 
 
 def lab_grey(lightness: Tensor) -> np.ndarray:

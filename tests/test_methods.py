@@ -88,10 +88,10 @@ def test_an_unknown_method_is_refused(colorizer):
         ColourPredictor(colorizer, "magic")
 
 
-def test_a_learned_fusion_network_is_given_the_match_instead_of_the_blend(colorizer):
-    """With a network that reads hints, `exemplar` hands it the match: with its hint layers
-    still at zero it colours exactly as `embed` does (no blend, no smoothing), and the hints
-    change the colour once those layers are trained."""
+def test_a_learned_fusion_network_corrects_the_blend_and_starts_as_it(colorizer):
+    """A network that reads hints is given the match and its output is blended like the plain
+    network's: with its hint layers still at zero it colours exactly as the training-free blend
+    does, and the hints change the colour once those layers are trained."""
     import dataclasses
 
     from model.network import Color2Embed
@@ -104,14 +104,13 @@ def test_a_learned_fusion_network_is_given_the_match_instead_of_the_blend(colori
     lightness = lab_of(photo)[:, :1]
     reference = np.ascontiguousarray(photo[:, ::-1])
 
-    def colour(method: str) -> torch.Tensor:
-        predictor = ColourPredictor(fused, method)
+    def colour(source: Colorizer, method: str = "exemplar") -> torch.Tensor:
+        predictor = ColourPredictor(source, method)
         return predictor.predict(lightness, predictor.guide(reference))
 
-    embedded = colour("embed")
-    assert torch.allclose(colour("exemplar"), embedded, atol=1e-5)
-    blended = ColourPredictor(colorizer, "exemplar")
-    assert not torch.allclose(blended.predict(lightness, blended.guide(reference)), embedded)
+    blended = colour(colorizer)
+    assert not torch.allclose(blended, colour(colorizer, "embed"))
+    assert torch.allclose(colour(fused), blended, atol=1e-5)
     for conv in network.hints.convs:
         torch.nn.init.normal_(conv.weight, std=0.5)
-    assert (colour("exemplar") - embedded).abs().max() > 1
+    assert (colour(fused) - blended).abs().max() > 1

