@@ -30,9 +30,13 @@ WIDTH, HEIGHT = 1280, 720
 
 
 def panning_frames(photo: Path) -> list[np.ndarray]:
-    rgb = cv2.imread(str(photo))[..., ::-1]
-    wide = cv2.resize(rgb, (WIDTH + STEP * FRAMES, HEIGHT), interpolation=cv2.INTER_AREA)
-    return [np.ascontiguousarray(wide[:, STEP * k : STEP * k + WIDTH]) for k in range(FRAMES)]
+    rgb = np.ascontiguousarray(cv2.imread(str(photo))[..., ::-1])
+    wide = cv2.resize(rgb, (1600, 900), interpolation=cv2.INTER_AREA)
+    top = (900 - HEIGHT) // 2
+    return [
+        np.ascontiguousarray(wide[top : top + HEIGHT, STEP * k : STEP * k + WIDTH])
+        for k in range(FRAMES)
+    ]
 
 
 def lightness(frames: list[np.ndarray]) -> torch.Tensor:

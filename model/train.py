@@ -43,7 +43,7 @@ from model.data import (
     validation_pairs,
 )
 from model.files import atomic_output
-from model.fusion import HintConfig, TrainingFusion, fusion_for_validation
+from model.fusion import Fusion, HintConfig, TrainingFusion, fusion_for_validation
 from model.losses import PerceptualLoss, reconstruction_loss
 from model.metrics import evaluate
 from model.network import Color2Embed, build_network
@@ -279,7 +279,7 @@ class TrainingData:
     val_set: tuple | None  # (truth, reference) on the main process only
     val_images: int
     make_fusion: TrainingFusion | None
-    val_fusion: Any
+    val_fusion: Fusion | None
 
 
 def training_data(
