@@ -49,7 +49,8 @@ class ModelConfig:
     residual_to_reference_mean: predict ab as a residual around the reference's mean ab, so an
     untrained or unsure network falls back to the reference's global colour instead of grey.
     hint_channels: 0, or 3 for a network that also reads the exemplar matcher's result (matched
-    ab and its confidence, model/fusion.py) and learns where to trust it: the learned fusion.
+    ab and the blend's weight, model/fusion.py) and learns to correct the blend: the learned
+    fusion.
 
     The paper preset follows the authors' public code, whose blocks cost fewer MACs than ours at
     the same widths. Three fields select them; they default off, the layout of small, lite and
@@ -98,7 +99,7 @@ class ModelConfig:
         if len(self.content_channels) != 5:
             raise ValueError("content_channels needs 5 entries (input block + 4 down blocks)")
         if self.hint_channels not in (0, 3):
-            raise ValueError("hint_channels is 0 (no hints) or 3 (matched ab and confidence)")
+            raise ValueError("hint_channels is 0 (no hints) or 3 (matched ab and blend weight)")
         if not len(self.decoder_channels) == len(self.modulated_kernels) == 4:
             raise ValueError("decoder_channels and modulated_kernels need 4 entries each")
         if self.skip_channel_stride < 1:
