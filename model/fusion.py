@@ -28,7 +28,7 @@ is also how `embed` colours).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -155,9 +155,10 @@ class TrainingFusion:
                 source = (index + 1) % count
             guide = self.matcher.reference(references[source : source + 1].float())
             parts.append(Fusion.of(self.matcher.transfer(frame, guide), frame))
-        names = [field.name for field in fields(Fusion)]
         return Fusion(
-            *(torch.cat([getattr(part, name) for part in parts]).clone() for name in names)
+            torch.cat([part.matched for part in parts]).clone(),
+            torch.cat([part.weight for part in parts]).clone(),
+            torch.cat([part.lightness for part in parts]).clone(),
         )
 
 

