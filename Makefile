@@ -37,10 +37,10 @@ bench: install
 # Colour quality on real clips and photos against simple baselines (~15 min on 2 cores).
 quality: install photos
 	mkdir -p out
-	$(BIN)/python benchmarks/quality.py --json out/quality.json --readme
+	$(BIN)/python benchmarks/quality.py --json out/quality.json --docs
 
 photos: install
-	$(BIN)/python -m model.photos data/photos
+	$(BIN)/python -m training_data data/photos
 
 train: install
 	$(BIN)/python -m model.train --config model/configs/cpu.yaml

@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.material import build_material  # noqa: E402
 from model.colorizer import Colorizer  # noqa: E402
 from model.metrics import ciede2000  # noqa: E402
-from remaster.evaluate import video_rgb  # noqa: E402
-from remaster.pipeline import FilmOptions, colorize_film  # noqa: E402
-from remaster.weights import resolve_weights  # noqa: E402
+from remaster.commands.evaluate import video_rgb  # noqa: E402
+from remaster.run.film import FilmOptions, colorize_film  # noqa: E402
+from remaster.run.weights import resolve_weights  # noqa: E402
 
 
 def frame_errors(output: Path, truth: list[np.ndarray]) -> list[float]:

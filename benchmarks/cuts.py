@@ -34,16 +34,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.material import fetch_sources, shown_frames, write_planes  # noqa: E402
-from remaster.cuts import DETECTORS, analysis_grey, cut_detector  # noqa: E402
-from remaster.media import decode, probe  # noqa: E402
-from remaster.planes import COLOR_RANGE_FULL  # noqa: E402
+from remaster.commands.cut_detection import DETECTORS, analysis_grey, cut_detector  # noqa: E402
+from remaster.media.planes import COLOR_RANGE_FULL  # noqa: E402
+from remaster.media.video import decode, probe  # noqa: E402
 
 RATE = Fraction(10)
 SIZE = (512, 288)
 SOURCE_SECONDS = {"vtest": 79.0, "cockatoo": 13.5, "realshort": 1.1}
 SOURCE_WEIGHTS = {"vtest": 0.5, "cockatoo": 0.35, "realshort": 0.15}
 FADE_FRAMES = 5
-CLIPS = 6  # clips 0-2 chose remaster.cuts.MIN_CHANGE; 3-5 are held out
+CLIPS = 6  # clips 0-2 chose remaster.commands.cut_detection.MIN_CHANGE; 3-5 are held out
 PIECES = 16
 TOLERANCE = 1  # frames
 EXAMPLE_REEL = Path(__file__).resolve().parent.parent / "examples" / "film" / "reel.mp4"

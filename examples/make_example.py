@@ -20,8 +20,8 @@ import av
 import cv2
 import numpy as np
 
-from model.photos.debs import DebFetcher, unpack
-from remaster.images import crop_to_frame
+from remaster.media.images import crop_to_frame
+from training_data.debs import DebFetcher, unpack
 
 WIDTH, HEIGHT = 640, 360
 RATE = Fraction(30000, 1001)

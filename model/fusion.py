@@ -16,7 +16,7 @@ section, the loss taken after the blend) can then only learn what the blend gets
 the weak matches are right after all, and what colour to give what nothing matches. A first
 design, the network given the match and left to place the colour itself, lost to the blend by
 twice its error: it leaned on the match too little. This one, trained for 7 minutes on a GPU,
-came out level with the blend (README, Training), so the blend over the plain network ships.
+came out level with the blend (docs/model.md), so the blend over the plain network ships.
 
 It is trained with the paper's self-augmented self-reference recipe: the matcher runs on the
 warped, flipped reference, so it has to find where each colour went, which is exactly what the
@@ -96,7 +96,7 @@ class Fusion:
         """A transferred match (full-size colours, Matcher.transfer) of frames with L
         `lightness`; `same_shot`: the reference is known to be a frame of their shot."""
         weight = match_weight(match, lightness.shape[-2:], same_shot)
-        return cls(match.colours, weight, lightness)
+        return cls(match.colors, weight, lightness)
 
     @classmethod
     def nothing_matched(cls, lightness: Tensor) -> Fusion:

@@ -113,7 +113,7 @@ def ssim(predicted_rgb: Tensor, true_rgb: Tensor, window: int = 7) -> Tensor:
     return index.mean(dim=(1, 2, 3)).float()
 
 
-def colourfulness(rgb: Tensor) -> Tensor:
+def colorfulness(rgb: Tensor) -> Tensor:
     """Hasler and Suesstrunk's (2003) colourfulness per image, (N,), on the 0-255 scale:
     sqrt(var(rg) + var(yb)) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2), rg = R - G,
     yb = (R + G) / 2 - B. Grey is 0; about 33 reads as "moderately", 59 as "quite" colourful."""
@@ -131,7 +131,7 @@ def psnr(predicted_rgb: Tensor, true_rgb: Tensor) -> Tensor:
     return -10 * torch.log10(mse)
 
 
-def colour_with_ab(lightness: Tensor, ab: Tensor) -> Tensor:
+def color_with_ab(lightness: Tensor, ab: Tensor) -> Tensor:
     return lab_to_rgb(torch.cat([lightness, ab.expand(-1, -1, *lightness.shape[-2:])], dim=1))
 
 
@@ -162,9 +162,9 @@ def evaluate(
                 network(lightness, reference, frames.hints(network.config.io.ab_scale))
             )
         outputs = {
-            "model": colour_with_ab(lightness, ab),
-            "grey": colour_with_ab(lightness, torch.zeros_like(mean_ab)),
-            "reference mean": colour_with_ab(lightness, mean_ab),
+            "model": color_with_ab(lightness, ab),
+            "grey": color_with_ab(lightness, torch.zeros_like(mean_ab)),
+            "reference mean": color_with_ab(lightness, mean_ab),
         }
         for name, output in outputs.items():
             entry = scores.setdefault(name, {"delta_e": [], "psnr": []})

@@ -56,19 +56,19 @@ def panel(
     for marker in markers:
         u = to_pixel(marker, y_low)[0]
         cv2.line(canvas, (u, top), (u, bottom), GREY, 1)
-    for row, (xs, ys, colour, label) in enumerate(series):
+    for row, (xs, ys, color, label) in enumerate(series):
         pixels = np.array([to_pixel(x, y) for x, y in zip(xs, ys, strict=True)], np.int32)
         if len(pixels) > 1:
-            cv2.polylines(canvas, [pixels], False, colour, 2, cv2.LINE_AA)
+            cv2.polylines(canvas, [pixels], False, color, 2, cv2.LINE_AA)
         elif len(pixels) == 1:
-            cv2.circle(canvas, tuple(pixels[0]), 3, colour, -1)
+            cv2.circle(canvas, tuple(pixels[0]), 3, color, -1)
         cv2.putText(
             canvas,
             label,
             (left + 8, top + 18 + 16 * row),
             cv2.FONT_HERSHEY_SIMPLEX,
             0.45,
-            colour,
+            color,
             1,
             cv2.LINE_AA,
         )

@@ -18,7 +18,7 @@ import torch
 from model.color import rgb_to_lab
 from model.colorizer import Colorizer
 from model.data import IMAGE_SUFFIXES, list_media, validation_pairs
-from model.metrics import colour_with_ab, delta_e
+from model.metrics import color_with_ab, delta_e
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -39,9 +39,9 @@ def showcase(weights: Path, photos: list[Path], output: Path, size: int = 192) -
     for truth, reference in zip(truths, references, strict=True):
         lightness = rgb_to_lab(truth[None])[:, :1]
         ab = colorizer.colorize(lightness, colorizer.embed(reference[None]))
-        result = colour_with_ab(lightness, ab)[0]
+        result = color_with_ab(lightness, ab)[0]
         mean_ab = rgb_to_lab(reference[None])[:, 1:].mean(dim=(2, 3), keepdim=True)
-        baseline = colour_with_ab(lightness, mean_ab)[0]
+        baseline = color_with_ab(lightness, mean_ab)[0]
         grey = lightness.repeat(1, 3, 1, 1)[0] / 100
         score = delta_e(result[None], truth[None]).item()
         score_mean = delta_e(baseline[None], truth[None]).item()

@@ -1,3 +1,3 @@
-from remaster.cli import main
+from remaster.commands.cli import main
 
 main()

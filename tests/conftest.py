@@ -9,7 +9,7 @@ import pytest
 from model.checkpoint import DEFAULT_WEIGHTS, save_checkpoint
 from model.colorizer import Colorizer
 from model.config import SMALL
-from remaster.images import write_image
+from remaster.media.images import write_image
 from tests.helpers import TINY, make_network
 from tests.media import photo_like
 

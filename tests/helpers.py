@@ -67,7 +67,7 @@ def film_command(source, refs, output, weights, *extra) -> list[str]:
 
 def journaled_segments(output) -> set[int]:
     """The segments a run writing `output` has finished, as its journal records them."""
-    from remaster.journal import JOURNAL, work_folder
+    from remaster.run.journal import JOURNAL, work_folder
 
     try:
         return {int(k) for k in json.loads((work_folder(output) / JOURNAL).read_text())["segments"]}
@@ -95,6 +95,6 @@ def kill_after_segment(command, output, segment: int, delay: float = 0.0) -> Non
 
 def decoded_planes(path) -> list[tuple]:
     """Every frame's timestamp and Y, U and V planes, as bytes: equal lists, identical frames."""
-    from remaster.media import decode
+    from remaster.media.video import decode
 
     return [(p.pts, p.y.tobytes(), p.u.tobytes(), p.v.tobytes()) for p in decode(path)]

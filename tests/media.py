@@ -176,7 +176,7 @@ def write_sequence(
     folder: Path,
     count: int,
     bits: int = 16,
-    colour: bool = False,
+    color: bool = False,
     suffix: str = ".png",
     size: tuple[int, int] = (48, 64),
     first: int = 0,
@@ -195,16 +195,16 @@ def write_sequence(
             image = (rgb * 65000 + rng.integers(0, 500, rgb.shape)).astype(np.uint16)
         else:
             image = (rgb * 255).round().astype(np.uint8)
-        if not colour:
+        if not color:
             image = image[..., 1]
         frames.append(image)
         path = folder / (name % (first + index) + suffix)
         if suffix == ".dpx":
-            from remaster.media import encode_dpx
+            from remaster.media.video import encode_dpx
 
             path.write_bytes(encode_dpx(image))
         else:
-            cv2.imwrite(str(path), image[..., ::-1] if colour else image)
+            cv2.imwrite(str(path), image[..., ::-1] if color else image)
     return frames
 
 

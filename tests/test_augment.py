@@ -30,7 +30,7 @@ def image_tensor(seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(photo_like(64, 64, seed)).permute(2, 0, 1).float() / 255
 
 
-def test_reference_is_seeded_moved_and_keeps_the_colours():
+def test_reference_is_seeded_moved_and_keeps_the_colors():
     truth = image_tensor()
     first = make_reference(truth, AugmentConfig(), torch.Generator().manual_seed(3))
     again = make_reference(truth, AugmentConfig(), torch.Generator().manual_seed(3))

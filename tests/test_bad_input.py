@@ -23,9 +23,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model.errors import CheckpointError
-from remaster import cli
+from remaster.commands import cli
 from remaster.errors import RemasterError
-from remaster.images import write_image
+from remaster.media.images import write_image
 from tests.media import photo_like, write_deep_video, write_tone
 
 SIZE = (48, 64)  # height, width
@@ -298,8 +298,8 @@ def test_an_8k_frame_runs_in_bounded_memory(tmp_path, ref, tiny_checkpoint):
     output = tmp_path / "out.mp4"
     child = (
         "import resource, sys\n"
-        "from remaster import cli\n"
-        "import remaster.pipeline, model.colorizer\n"
+        "from remaster.commands import cli\n"
+        "import remaster.run.film, model.colorizer\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "sys.argv = ['remaster', *sys.argv[1:]]\n"
         "try:\n"
@@ -361,7 +361,7 @@ def test_the_output_is_the_input(job, clip):
 
 
 def test_a_full_disk_while_encoding(job, clip, tmp_path, monkeypatch):
-    from remaster.media import SegmentWriter
+    from remaster.media.video import SegmentWriter
 
     write = SegmentWriter.write
 

@@ -10,11 +10,11 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from remaster.batch import Claim, claim_path, load_jobs, run_batch
-from remaster.cli import cli
+from remaster.commands.cli import cli, film
+from remaster.commands.jobs import Claim, claim_path, load_jobs, run_batch
 from remaster.errors import InputError, OutputError
-from remaster.images import write_image
-from remaster.journal import work_folder
+from remaster.media.images import write_image
+from remaster.run.journal import work_folder
 from tests.helpers import run_remaster as run
 from tests.media import photo_like, write_clip
 
@@ -97,7 +97,7 @@ def test_an_interrupted_job_is_resumed(archive, tmp_path, tiny_checkpoint):
         asked.append((options.output.name, options.resume))
         raise OutputError("stopped here")
 
-    run_batch(load_jobs(jobs), True, lambda line, error: lines.append(line), colorize)
+    run_batch(load_jobs(jobs, film.params), True, lambda line, error: lines.append(line), colorize)
     assert asked == [("a.mp4", False), ("b.mp4", True)]
     assert f"job 2: {archive}/b.mp4 -> {tmp_path}/b.mp4 (resuming)" in lines
 
@@ -203,7 +203,7 @@ def test_a_bad_jobs_file_is_one_line_with_its_line_number(
 )
 def test_the_whole_jobs_file_is_checked_before_any_work(tmp_path, tiny_checkpoint, job, fragments):
     with pytest.raises(InputError) as error:
-        load_jobs(write_jobs(tmp_path, tiny_checkpoint, job))
+        load_jobs(write_jobs(tmp_path, tiny_checkpoint, job), film.params)
     for fragment in [f"{tmp_path}/jobs.yaml", *fragments]:
         assert fragment in str(error.value)
 
@@ -216,7 +216,8 @@ def test_defaults_apply_to_every_job_and_a_job_overrides_them(tmp_path, tiny_che
             "  - input: a.mp4\n  - input: scans/\n    refs: b.yaml\n    method: exemplar\n"
             "    fps: 23.976\n    stabilise: false\n    codec:\n",
             extra_defaults="  ref: ref.png\n  codec: ffv1\n",
-        )
+        ),
+        film.params,
     )
     first, second = (job.options for job in jobs)
     assert first.ref == tmp_path / "ref.png" and first.refs is None

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from remaster.images import read_image
+from remaster.media.images import read_image
 from tests.helpers import run_remaster
 from tests.media import photo_like, write_clip
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from remaster.images import write_image
+from remaster.media.images import write_image
 from tests.helpers import run_remaster as run
 from tests.media import photo_like, write_clip
 

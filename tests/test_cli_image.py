@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from remaster.images import read_image, write_image
+from remaster.media.images import read_image, write_image
 from tests.helpers import run_remaster as run
 
 
@@ -21,7 +21,7 @@ def media(tmp_path_factory):
     return folder
 
 
-def test_grey_png_to_colour_png(media, tmp_path, small_checkpoint):
+def test_grey_png_to_color_png(media, tmp_path, small_checkpoint):
     out = tmp_path / "out.png"
     result = run(
         "image",
@@ -34,12 +34,12 @@ def test_grey_png_to_colour_png(media, tmp_path, small_checkpoint):
         small_checkpoint,
     )
     assert result.returncode == 0, result.stderr
-    colour = read_image(out)
-    assert colour.shape == (64, 96, 3) and colour.dtype == np.uint8
-    assert colour[..., 2].mean() > colour[..., 0].mean() + 5  # the blue reference shows
+    color = read_image(out)
+    assert color.shape == (64, 96, 3) and color.dtype == np.uint8
+    assert color[..., 2].mean() > color[..., 0].mean() + 5  # the blue reference shows
 
 
-def test_16_bit_tiff_stays_16_bit_and_colour_jpeg_works(media, tmp_path, small_checkpoint):
+def test_16_bit_tiff_stays_16_bit_and_color_jpeg_works(media, tmp_path, small_checkpoint):
     out = tmp_path / "out.tif"
     result = run(
         "image",

@@ -7,20 +7,20 @@ from model.color import gray_to_lightness, lab_to_rgb, rgb_to_lab
 
 
 def random_rgb(count: int, seed: int = 0) -> np.ndarray:
-    colours = np.random.default_rng(seed).random((count, 3))
+    colors = np.random.default_rng(seed).random((count, 3))
     # Include the cube's corners and near-black values, where the piecewise curves switch.
     edges = np.array([[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.01, 0.02, 0.03]])
-    return np.concatenate([colours, edges])
+    return np.concatenate([colors, edges])
 
 
-def as_image(colours: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(colours.T.copy()).float().view(1, 3, -1, 1)
+def as_image(colors: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(colors.T.copy()).float().view(1, 3, -1, 1)
 
 
 def test_rgb_to_lab_matches_scikit_image():
-    colours = random_rgb(20000)
-    ours = rgb_to_lab(as_image(colours)).view(3, -1).T.numpy()
-    reference = rgb2lab(colours[None])[0]
+    colors = random_rgb(20000)
+    ours = rgb_to_lab(as_image(colors)).view(3, -1).T.numpy()
+    reference = rgb2lab(colors[None])[0]
     assert np.abs(ours - reference).max() < 0.01
 
 

@@ -4,8 +4,8 @@ import torch
 
 from model.color import rgb_to_lab
 from model.colorizer import Colorizer, image_to_tensor
-from remaster.methods import ColourPredictor
-from remaster.still import colour_picture
+from remaster.color.predictor import ColorPredictor
+from remaster.commands.image import color_picture
 from tests.helpers import TINY, make_network
 
 
@@ -50,7 +50,7 @@ def test_output_keeps_the_targets_lightness_size_and_type(colorizer):
     rng = np.random.default_rng(1)
     target = (rng.random((123, 77, 3)) * 65535).astype(np.uint16)
     reference = (rng.random((64, 80, 3)) * 255).astype(np.uint8)
-    out = colour_picture(ColourPredictor(colorizer, "embed"), target, reference)
+    out = color_picture(ColorPredictor(colorizer, "embed"), target, reference)
     assert out.shape == (123, 77, 3) and out.dtype == np.uint16
     lightness_in = rgb_to_lab(image_to_tensor(target))[:, 0]
     lightness_out = rgb_to_lab(image_to_tensor(out))[:, 0]
@@ -59,11 +59,11 @@ def test_output_keeps_the_targets_lightness_size_and_type(colorizer):
     assert (lightness_in - lightness_out).abs().mean() < 0.5
 
 
-def test_grey_target_becomes_colour(colorizer):
+def test_grey_target_becomes_color(colorizer):
     target = np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (48, 1))
     reference = np.zeros((64, 64, 3), np.uint8)
     reference[..., 0] = 200  # a red reference
-    out = colour_picture(ColourPredictor(colorizer, "embed"), target, reference)
+    out = color_picture(ColorPredictor(colorizer, "embed"), target, reference)
     assert out.shape == (48, 64, 3) and out.dtype == np.uint8
     assert np.abs(out[..., 0].astype(int) - out[..., 2].astype(int)).mean() > 5
 
@@ -78,7 +78,7 @@ def test_several_references_are_averaged_in_one_embedding(colorizer):
     assert torch.allclose(style.mean_ab, (one.mean_ab + two.mean_ab) / 2, atol=1e-5)
 
 
-def test_reference_must_be_colour(colorizer):
+def test_reference_must_be_color(colorizer):
     with pytest.raises(ValueError, match="colour"):
         colorizer.embed(torch.rand(1, 1, 64, 64))
 
@@ -92,12 +92,10 @@ def test_weights_choose_how_much_each_reference_counts():
     first, second = photo_like(96, 128, seed=1), photo_like(96, 128, seed=2)
     lightness = torch.rand(1, 1, 64, 80) * 100
 
-    def colour(*references, weights=()):
+    def color(*references, weights=()):
         return colorizer.colorize(lightness, colorizer.embed(*references, weights=weights))
 
-    assert torch.allclose(
-        colour(first, second, weights=(0.5, 0.5)), colour(first, second), atol=1e-5
-    )
-    alone, mostly = colour(first), colour(first, second, weights=(0.99, 0.01))
-    even = colour(first, second)
+    assert torch.allclose(color(first, second, weights=(0.5, 0.5)), color(first, second), atol=1e-5)
+    alone, mostly = color(first), color(first, second, weights=(0.99, 0.01))
+    even = color(first, second)
     assert (mostly - alone).abs().mean() < 0.1 * (even - alone).abs().mean()

@@ -35,11 +35,11 @@ def test_recovers_a_flip_and_a_shift(matcher):
     target = torch.roll(reference.flip(-1), shifts=16, dims=-1)
     target_lab = rgb_to_lab(target)
     match = matcher.match(target_lab[:, :1], matcher.reference(reference))
-    ab, confidence = match.colours, match.confidence
+    ab, confidence = match.colors, match.confidence
     assert ab.shape == (1, 2, 16, 24) and confidence.shape == (1, 1, 16, 24)  # 1/8
-    mean_colour = rgb_to_lab(reference)[:, 1:].mean(dim=(2, 3), keepdim=True).expand_as(ab)
+    mean_color = rgb_to_lab(reference)[:, 1:].mean(dim=(2, 3), keepdim=True).expand_as(ab)
     matched_error = mean_ab_error(ab, target_lab)
-    assert matched_error < 0.5 * mean_ab_error(mean_colour, target_lab)
+    assert matched_error < 0.5 * mean_ab_error(mean_color, target_lab)
     assert confidence.median() > 0.5  # mirrored content matches less well than shifted
 
 
@@ -85,7 +85,7 @@ def test_chunking_does_not_change_the_answer(matcher):
         chunked = matcher.match(lightness, guide)
     finally:
         matcher.chunk = 4096
-    assert torch.allclose(whole.colours, chunked.colours, atol=1e-5)
+    assert torch.allclose(whole.colors, chunked.colors, atol=1e-5)
     assert torch.allclose(whole.confidence, chunked.confidence, atol=1e-5)
     assert torch.equal(whole.agreement, chunked.agreement)
 
@@ -100,15 +100,15 @@ def test_guided_filter_keeps_an_edge_that_a_blur_would_smear():
     assert np.isfinite(filtered.numpy()).all()
 
 
-def test_transfer_puts_colour_finer_than_a_cell(matcher):
+def test_transfer_puts_color_finer_than_a_cell(matcher):
     """A cell is 8x8 pixels: its mean colour mixes what it holds. The cells' colour models,
     evaluated at the target's own L, must land the colours closer, pixel by pixel."""
     reference = photo()
     target_lab = rgb_to_lab(torch.roll(reference, shifts=16, dims=-1))
     guide = matcher.reference(reference)
-    cell_ab = matcher.match(target_lab[:, :1], guide).colours
+    cell_ab = matcher.match(target_lab[:, :1], guide).colors
     match = matcher.transfer(target_lab[:, :1], guide)
-    ab, confidence = match.colours, match.confidence
+    ab, confidence = match.colors, match.confidence
     assert ab.shape == (1, 2, 128, 192) and confidence.shape == (1, 1, 16, 24)
     upsampled = torch.nn.functional.interpolate(cell_ab, size=(128, 192), mode="bilinear")
 

@@ -13,13 +13,13 @@ from scenedetect import FrameTimecode
 from scenedetect.output import write_scene_list, write_scene_list_edl, write_scene_list_otio
 from scenedetect.scene_manager import get_scenes_from_cuts
 
-from remaster import pipeline
-from remaster.continuity import Continuity
-from remaster.cutlist import read_cuts, write_cuts
+from remaster.color.stage import ColorStage
 from remaster.errors import InputError, OutputError
-from remaster.images import write_image
-from remaster.journal import work_folder
-from remaster.pipeline import FilmOptions, colorize_film
+from remaster.media.images import write_image
+from remaster.refs.cut_lists import read_cuts, write_cuts
+from remaster.run import film
+from remaster.run.film import FilmOptions, colorize_film
+from remaster.run.journal import work_folder
 from tests.helpers import run_remaster
 from tests.media import grey_of, panning_frames, photo_like, write_clip, write_frames
 from tests.test_pipeline import film_command, planes
@@ -203,19 +203,19 @@ def test_a_missing_cut_list(tmp_path):
         read_cuts(tmp_path / "scenes.csv", Fraction(24))
 
 
-class Recording(Continuity):
-    """The pipeline's own Continuity, noting each track it starts and each batch it colours."""
+class Recording(ColorStage):
+    """The pipeline's own colour stage, noting each track it starts and each batch it colours."""
 
     tracks: list = []
     batches: list = []
 
-    def fresh(self, entry):
+    def start(self, entry, warm_up):
         Recording.tracks.append((entry.start.frame, entry.line, entry.part, entry.keyframes))
-        return super().fresh(entry)
+        return super().start(entry, warm_up)
 
-    def colour(self, lightness, batch):
-        Recording.batches.append([item.picture.index for item in batch])
-        return super().colour(lightness, batch)
+    def color(self, batch):
+        Recording.batches.append([picture.index for picture in batch.pictures])
+        return super().color(batch)
 
 
 @pytest.fixture
@@ -234,7 +234,7 @@ def test_an_entry_spanning_a_cut_gets_a_track_per_shot(
 ):
     cuts = two_shot_reel / f"cuts{suffix}"
     write_cuts(cuts, [6], 12, Fraction(24), "reel.mp4")
-    monkeypatch.setattr(pipeline, "Continuity", Recording)
+    monkeypatch.setattr(film, "ColorStage", Recording)
     monkeypatch.setattr(Recording, "tracks", [])
     monkeypatch.setattr(Recording, "batches", [])
     options = FilmOptions(
@@ -256,7 +256,7 @@ def test_an_entry_spanning_a_cut_gets_a_track_per_shot(
 
 
 def test_without_cuts_the_entry_is_one_track(two_shot_reel, tiny_checkpoint, monkeypatch):
-    monkeypatch.setattr(pipeline, "Continuity", Recording)
+    monkeypatch.setattr(film, "ColorStage", Recording)
     monkeypatch.setattr(Recording, "tracks", [])
     monkeypatch.setattr(Recording, "batches", [])
     options = FilmOptions(

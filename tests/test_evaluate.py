@@ -11,9 +11,9 @@ import torch
 from skimage import color, data, metrics
 from skimage.transform import resize
 
-from model.metrics import ciede2000, colourfulness, psnr, ssim
-from remaster.evaluate import FramePair, Scorer
-from remaster.temporal import StreamStats, js_divergence
+from model.metrics import ciede2000, colorfulness, psnr, ssim
+from remaster.commands.evaluate import FramePair, Scorer
+from remaster.commands.steadiness import StreamStats, js_divergence
 from tests.helpers import run_remaster
 from tests.media import panning_frames, photo_like, write_frames
 
@@ -51,13 +51,13 @@ def test_ciede2000_agrees_with_scikit_image():
         assert ciede2000(tensor(output), tensor(truth)).item() == pytest.approx(expected, abs=2e-3)
 
 
-def test_colourfulness_by_hand():
+def test_colorfulness_by_hand():
     grey = np.full((4, 4, 3), 90, np.uint8)
-    assert colourfulness(tensor(grey)).item() == pytest.approx(0, abs=1e-4)
+    assert colorfulness(tensor(grey)).item() == pytest.approx(0, abs=1e-4)
     # Two pixels: rg = {100, 0}, yb = {50, 0}: std sqrt(50^2 + 25^2), mean sqrt(50^2 + 25^2).
     two = np.array([[[100, 0, 0], [0, 0, 0]]], np.uint8)
     expected = np.hypot(50, 25) + 0.3 * np.hypot(50, 25)
-    assert colourfulness(tensor(two)).item() == pytest.approx(expected, rel=1e-5)
+    assert colorfulness(tensor(two)).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_cdc_by_hand():
@@ -87,7 +87,7 @@ def test_cdc_and_pairs_never_cross_a_cut():
     assert stats.cdc() == 0
 
 
-def test_warp_error_separates_steady_from_flickering_colour():
+def test_warp_error_separates_steady_from_flickering_color():
     """A real pan: the truth scored against itself has the truth's own warp error; an output
     whose tint flickers frame to frame has a far larger one, and a larger CDC."""
     truth = panning_frames(12, seed=3)

@@ -10,14 +10,14 @@ import pytest
 
 from model.checkpoint import DEFAULT_WEIGHTS
 from remaster.errors import InputError
-from remaster.pipeline import FilmOptions, colorize_film
+from remaster.run.film import FilmOptions, colorize_film
 from tests.media import write_deep_video, write_sequence, write_tone
 
 pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights")
 HEIGHT = 48
 
 
-def colour(source, output, photo_reference, small_frame_colorizer, **settings):
+def color(source, output, photo_reference, small_frame_colorizer, **settings):
     options = FilmOptions(
         source=source,
         output=output,
@@ -41,7 +41,7 @@ def frames_of(path):
         return stream.codec_context.format.name, frames
 
 
-def assert_colour_planes(planes: np.ndarray):
+def assert_color_planes(planes: np.ndarray):
     chroma = planes[HEIGHT:].astype(np.int32)
     assert np.abs(chroma - 512).mean() > 4  # 10-bit chroma, not neutral
 
@@ -59,7 +59,7 @@ def test_10_bit_video_keeps_its_luma_at_10_bits(
 ):
     source = write_deep_video(tmp_path / f"reel{suffix}", codec, pixel_format)
     output = tmp_path / "colour.mkv"
-    colour(source, output, photo_reference, small_frame_colorizer, codec="ffv1")
+    color(source, output, photo_reference, small_frame_colorizer, codec="ffv1")
     source_format, before = frames_of(source)
     output_format, after = frames_of(output)
     assert (source_format, output_format) == (pixel_format, "yuv420p10le")
@@ -70,14 +70,14 @@ def test_10_bit_video_keeps_its_luma_at_10_bits(
         assert abs(pts * time_base - pts_out * time_base_out) <= Fraction(1, 1000)  # Matroska ms
         np.testing.assert_array_equal(planes_out[:HEIGHT], planes[:HEIGHT])
         assert (planes[:HEIGHT] % 4).any()  # the test material uses all 10 bits
-        assert_colour_planes(planes_out)
+        assert_color_planes(planes_out)
 
 
 def test_10_bit_prores_stays_10_bit_in_prores_and_h264(
     tmp_path, photo_reference, small_frame_colorizer
 ):
     source = write_deep_video(tmp_path / "reel.mov", "prores_ks", "yuv422p10le")
-    summary = colour(
+    summary = color(
         source, tmp_path / "colour.mov", photo_reference, small_frame_colorizer, codec="prores"
     )
     output_format, after = frames_of(tmp_path / "colour.mov")
@@ -87,7 +87,7 @@ def test_10_bit_prores_stays_10_bit_in_prores_and_h264(
     for (_, _, planes), (_, _, planes_out) in zip(before, after, strict=True):
         error = np.abs(planes_out[:HEIGHT].astype(int) - planes[:HEIGHT])
         assert error.mean() < 1  # ProRes is lossy, but far finer than 8-bit steps of 4
-    colour(
+    color(
         source, tmp_path / "colour.mp4", photo_reference, small_frame_colorizer
     )  # the default codec
     output_format, after = frames_of(tmp_path / "colour.mp4")
@@ -105,7 +105,7 @@ def test_a_scan_sequence_becomes_video_with_its_sound(
     write_sequence(tmp_path / "scans", 6, bits=16, suffix=".tif")
     sound = write_tone(tmp_path / "sound.wav", float(6 / rate))
     output = tmp_path / "colour.mov"
-    summary = colour(
+    summary = color(
         tmp_path / "scans",
         output,
         photo_reference,
@@ -120,7 +120,7 @@ def test_a_scan_sequence_becomes_video_with_its_sound(
     assert output_format == "yuv422p10le"
     assert [pts * time_base for pts, time_base, _ in frames] == [i / rate for i in range(6)]
     for _, _, planes in frames:
-        assert_colour_planes(planes)
+        assert_color_planes(planes)
     with av.open(str(output)) as container:
         audio = container.streams.audio[0]
         assert audio.codec_context.name == "pcm_s16le"
@@ -130,7 +130,7 @@ def test_a_scan_sequence_becomes_video_with_its_sound(
 
 def test_video_becomes_a_16_bit_sequence(tmp_path, photo_reference, small_frame_colorizer):
     source = write_deep_video(tmp_path / "reel.mkv", "ffv1", "yuv420p10le", frames=3)
-    colour(source, tmp_path / "frames", photo_reference, small_frame_colorizer)
+    color(source, tmp_path / "frames", photo_reference, small_frame_colorizer)
     written = sorted((tmp_path / "frames").iterdir())
     assert [path.name for path in written] == [f"reel_{n:06d}.png" for n in range(3)]
     for path in written:
@@ -142,6 +142,6 @@ def test_video_becomes_a_16_bit_sequence(tmp_path, photo_reference, small_frame_
 def test_fps_is_for_sequences_only(tmp_path, photo_reference, small_frame_colorizer):
     source = write_deep_video(tmp_path / "reel.mkv", "ffv1", "yuv420p10le", frames=1)
     with pytest.raises(InputError, match="is a video, which has its own frame rate"):
-        colour(
+        color(
             source, tmp_path / "out.mkv", photo_reference, small_frame_colorizer, fps=Fraction(24)
         )

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from remaster.headers import Header, read_header
-from remaster.media import encode_dpx
+from remaster.media.headers import Header, read_header
+from remaster.media.video import encode_dpx
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif"])

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from remaster.errors import InputError, OutputError
-from remaster.images import read_image, write_image
+from remaster.media.images import read_image, write_image
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif", ".tiff"])

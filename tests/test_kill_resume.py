@@ -11,8 +11,8 @@ import os
 import random
 import subprocess
 
-from remaster.images import write_image
-from remaster.journal import work_folder
+from remaster.media.images import write_image
+from remaster.run.journal import work_folder
 from tests.helpers import decoded_planes, film_command, journaled_segments, kill_after_segment
 from tests.media import grey_of, panning_frames, write_frames
 

@@ -59,7 +59,7 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
 
 
-def colour_shift(image: np.ndarray) -> np.ndarray:
+def color_shift(image: np.ndarray) -> np.ndarray:
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     hsv[..., 0] = (hsv[..., 0].astype(int) + 20) % 180  # OpenCV hue is 0..179
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
@@ -77,7 +77,7 @@ def batch(images: list[np.ndarray]) -> torch.Tensor:
 
 
 def pairs(base: np.ndarray, other: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    distorted = [blur(base, 1.5), noise(base, 12), jpeg(base, 15), colour_shift(base), other]
+    distorted = [blur(base, 1.5), noise(base, 12), jpeg(base, 15), color_shift(base), other]
     return batch([base] * len(distorted)), batch(distorted)
 
 

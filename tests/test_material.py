@@ -19,9 +19,9 @@ from benchmarks.material import (
     built_clip,
     rgb_from_planes,
 )
-from remaster.images import read_image
-from remaster.media import decode, probe
-from remaster.shots import load_refs
+from remaster.media.images import read_image
+from remaster.media.video import decode, probe
+from remaster.refs.refs_file import load_refs
 from tests.media import photo_like, write_photos, write_video
 
 RATE = Fraction(10)

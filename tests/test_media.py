@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 
 from remaster.errors import InputError
-from remaster.media import decode, probe
+from remaster.media.video import decode, probe
 from tests.media import write_clip, write_timecoded
 
 

@@ -10,8 +10,8 @@ import torch
 
 from model.color import rgb_to_lab
 from model.colorizer import Colorizer
-from remaster.methods import ColourPredictor
-from remaster.weights import resolve_weights
+from remaster.color.predictor import ColorPredictor
+from remaster.run.weights import resolve_weights
 from tests.media import panning_frames, photo_like
 
 BEFORE = Path(__file__).parent / "data" / "embed-before.npy"
@@ -32,10 +32,10 @@ def test_embed_is_unchanged_from_before_the_methods_existed(colorizer):
     generator = torch.Generator().manual_seed(0)
     lightness = torch.rand(2, 1, 12, 16, generator=generator)
     lightness = torch.nn.functional.interpolate(lightness, size=(72, 100), mode="bilinear") * 100
-    predictor = ColourPredictor(colorizer, "embed")
-    ab = predictor.predict(lightness, predictor.guide(photo_like(120, 160, seed=11)))
-    assert np.allclose(ab.numpy(), np.load(BEFORE), atol=1e-4)
-    assert predictor.summary() == "2 embed"
+    predictor = ColorPredictor(colorizer, "embed")
+    coloring = predictor.predict(lightness, predictor.guide(photo_like(120, 160, seed=11)))
+    assert np.allclose(coloring.ab.numpy(), np.load(BEFORE), atol=1e-4)
+    assert coloring.sources == ["embed", "embed"] and coloring.track is None
 
 
 def ab_error(ab: torch.Tensor, truth_lab: torch.Tensor) -> float:
@@ -49,11 +49,11 @@ def test_a_keyframe_is_carried_along_its_shot(colorizer):
     truth = lab_of(frames[6])
     results = {}
     for method in ("embed", "propagate"):
-        predictor = ColourPredictor(colorizer, method)
-        ab = predictor.predict(truth[:, :1], predictor.guide(frames[0]))
-        results[method] = ab_error(ab, truth)
+        predictor = ColorPredictor(colorizer, method)
+        coloring = predictor.predict(truth[:, :1], predictor.guide(frames[0]))
+        results[method] = ab_error(coloring.ab, truth)
         if method == "propagate":
-            assert predictor.counts["propagate"] == 1
+            assert coloring.sources == ["propagate"]
     assert results["propagate"] < 0.5 * results["embed"]
 
 
@@ -62,12 +62,12 @@ def test_propagation_does_not_cross_into_another_scene(colorizer):
     so the frame is not coloured by propagation."""
     reference = panning_frames(1, size=(144, 256), seed=21)[0]
     other_scene = panning_frames(1, size=(144, 256), seed=99)[0]
-    predictor = ColourPredictor(colorizer, "auto")
-    predictor.predict(lab_of(other_scene)[:, :1], predictor.guide(reference))
-    assert predictor.counts["propagate"] == 0
+    predictor = ColorPredictor(colorizer, "auto")
+    coloring = predictor.predict(lab_of(other_scene)[:, :1], predictor.guide(reference))
+    assert coloring.sources != ["propagate"]
 
 
-def test_exemplar_puts_colours_where_the_reference_shows_them(colorizer):
+def test_exemplar_puts_colors_where_the_reference_shows_them(colorizer):
     """The reference is the target mirrored: matching puts its colours back in place, closer to
     the truth than Color2Embed's palette."""
     from skimage import data
@@ -77,40 +77,49 @@ def test_exemplar_puts_colours_where_the_reference_shows_them(colorizer):
     truth = lab_of(photo)
     errors = {}
     for method in ("embed", "exemplar"):
-        predictor = ColourPredictor(colorizer, method)
-        ab = predictor.predict(truth[:, :1], predictor.guide(np.ascontiguousarray(photo[:, ::-1])))
-        errors[method] = ab_error(ab, truth)
+        predictor = ColorPredictor(colorizer, method)
+        reference = np.ascontiguousarray(photo[:, ::-1])
+        errors[method] = ab_error(
+            predictor.predict(truth[:, :1], predictor.guide(reference)).ab, truth
+        )
     assert errors["exemplar"] < 0.75 * errors["embed"]
 
 
 def test_an_unknown_method_is_refused(colorizer):
     with pytest.raises(ValueError, match="unknown method"):
-        ColourPredictor(colorizer, "magic")
+        ColorPredictor(colorizer, "magic")
 
 
-def test_a_learned_fusion_network_corrects_the_blend_and_starts_as_it(colorizer):
-    """A network that reads hints is given the match and its output is blended like the plain
-    network's: with its hint layers still at zero it colours exactly as the training-free blend
-    does, and the hints change the colour once those layers are trained."""
+def test_a_film_track_is_moved_on_in_a_copy_and_never_changed(colorizer):
+    """The predictor writes into nothing it is handed: the track it returns has moved on past
+    the batch; the one it was given is as it was, so predicting again from it gives the same
+    colour."""
+    frames = panning_frames(4, size=(144, 256), seed=21, step=3)
+    lightness = torch.cat([lab_of(frame)[:, :1] for frame in frames])
+    predictor = ColorPredictor(colorizer, "auto")
+    guide = predictor.guide(frames[0])
+    track = predictor.track(guide)
+    first = predictor.predict(lightness[:2], guide, track, [0, 1])
+    assert track.last is None and track.grey is None and track.chains == [None]
+    assert first.track is not track and first.track.last == 1
+    again = predictor.predict(lightness[:2], guide, track, [0, 1])
+    assert torch.equal(first.ab, again.ab)
+    following = predictor.predict(lightness[2:], guide, first.track, [2, 3])
+    assert following.sources == ["propagate", "propagate"] and following.track.last == 3
+    assert first.track.last == 1
+
+
+def test_a_learned_fusion_checkpoint_is_refused_with_one_line(tmp_path, colorizer):
+    """The learned fusion is not in the inference path: a checkpoint with hint layers is
+    refused by name, never coloured with as if it had none."""
     import dataclasses
 
+    from model.checkpoint import save_checkpoint
+    from model.errors import CheckpointError
     from model.network import Color2Embed
 
     config = dataclasses.replace(colorizer.network.config, hint_channels=3)
-    network = Color2Embed(config)
-    network.load_state_dict(colorizer.network.state_dict(), strict=False)
-    fused = Colorizer(network, "cpu")
-    photo = photo_like(96, 128, seed=3)
-    lightness = lab_of(photo)[:, :1]
-    reference = np.ascontiguousarray(photo[:, ::-1])
-
-    def colour(source: Colorizer, method: str = "exemplar") -> torch.Tensor:
-        predictor = ColourPredictor(source, method)
-        return predictor.predict(lightness, predictor.guide(reference))
-
-    blended = colour(colorizer)
-    assert not torch.allclose(blended, colour(colorizer, "embed"))
-    assert torch.allclose(colour(fused), blended, atol=1e-5)
-    for conv in network.hints.convs:
-        torch.nn.init.normal_(conv.weight, std=0.5)
-    assert (colour(fused) - blended).abs().max() > 1
+    path = tmp_path / "fusion.safetensors"
+    save_checkpoint(path, Color2Embed(config), {"trained": False})
+    with pytest.raises(CheckpointError, match="fusion.safetensors: is a learned-fusion network"):
+        Colorizer.from_checkpoint(path, "cpu")

@@ -44,7 +44,7 @@ def test_folded_network_equals_per_sample_network(config):
     assert per_sample.std() > 0.1  # the comparison is not between two constants
 
 
-def test_untrained_residual_network_paints_the_references_mean_colour():
+def test_untrained_residual_network_paints_the_references_mean_color():
     torch.manual_seed(0)
     network = Color2Embed(TINY).eval()  # untouched: zero head
     reference = torch.rand(1, 3, 64, 64) * torch.tensor([0.9, 0.4, 0.2]).view(1, 3, 1, 1)

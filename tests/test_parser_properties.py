@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from remaster.cutlist import read_cuts, write_cuts
 from remaster.errors import InputError
-from remaster.shots import (
+from remaster.refs.cut_lists import read_cuts, write_cuts
+from remaster.refs.refs_file import (
     RefsPlan,
     format_timecode,
     load_refs,

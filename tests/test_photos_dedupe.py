@@ -1,11 +1,12 @@
-"""model.photos.dedupe: the greyscale test, the difference hash and near-duplicates."""
+"""training_data.dedupe: the greyscale test, the difference hash and near-duplicates."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from model.photos.dedupe import (
+from tests.media import photo_like
+from training_data.dedupe import (
     DUPLICATE_DISTANCE,
     dedupe,
     dhash,
@@ -14,8 +15,7 @@ from model.photos.dedupe import (
     same_picture,
     thumbnail,
 )
-from model.photos.photo import Photo
-from tests.media import photo_like
+from training_data.photo import Photo
 
 
 def bgr_photo(height: int, width: int, seed: int) -> np.ndarray:
@@ -38,9 +38,9 @@ def as_photo(name: str, image: np.ndarray) -> Photo:
 
 
 def test_greyscale_detection():
-    colour = bgr_photo(120, 160, seed=0)
-    grey = cv2.cvtColor(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    assert not is_greyscale(colour)
+    color = bgr_photo(120, 160, seed=0)
+    grey = cv2.cvtColor(cv2.cvtColor(color, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    assert not is_greyscale(color)
     assert is_greyscale(grey)
     assert is_greyscale(grey[..., 0])
     faintly_tinted = np.clip(grey.astype(int) + [1, 0, -1], 0, 255).astype(np.uint8)

@@ -1,10 +1,10 @@
-"""model.photos.licences: debian/copyright stanzas, bundle READMEs, licence names."""
+"""training_data.licences: debian/copyright stanzas, bundle READMEs, licence names."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from model.photos.licences import (
+from training_data.licences import (
     Stanza,
     cuts_a_number,
     governing_stanza,

@@ -1,4 +1,4 @@
-"""model.photos.prepare: naming, the split and the output; no network, apt or packages."""
+"""training_data.prepare: naming, the split and the output; no network, apt or packages."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import cv2
 
-from model.photos.photo import Photo
-from model.photos.prepare import Report, gcompris_photo_name, sanitise, split_of, write_output
 from tests.test_photos_dedupe import as_photo, bgr_photo
+from training_data.photo import Photo
+from training_data.prepare import Report, gcompris_photo_name, sanitise, split_of, write_output
 
 
 def test_split_is_stable_and_about_val_percent():

@@ -1,4 +1,4 @@
-"""model.photos.rcc: Qt resource bundles written here, read back."""
+"""training_data.rcc: Qt resource bundles written here, read back."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from model.photos.rcc import image_kind, read_rcc
+from training_data.rcc import image_kind, read_rcc
 
 
 def write_rcc(files: dict[str, bytes], compressed: set[str], version: int = 3) -> bytes:

@@ -9,10 +9,10 @@ import pytest
 
 from model.colorizer import Colorizer
 from remaster.errors import OutputError
-from remaster.images import write_image
-from remaster.journal import work_folder
-from remaster.media import decode, probe
-from remaster.pipeline import FilmOptions, colorize_film
+from remaster.media.images import write_image
+from remaster.media.video import decode, probe
+from remaster.run.film import FilmOptions, colorize_film
+from remaster.run.journal import work_folder
 from tests.helpers import decoded_planes as planes
 from tests.helpers import film_command, kill_after_segment
 from tests.media import (

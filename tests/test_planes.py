@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from remaster.planes import (
+from remaster.media.planes import (
     BT601,
     BT709,
     chroma_from_rgb,
@@ -31,7 +31,7 @@ def test_rgb_keeping_grey_has_the_grey_as_its_luma(coefficients, bits):
     assert np.abs(out[..., 0].astype(int) - out[..., 2]).mean() > maximum / 20  # colour kept
 
 
-def test_rgb_keeping_grey_keeps_a_colour_that_fits():
+def test_rgb_keeping_grey_keeps_a_color_that_fits():
     rgb = torch.tensor([0.8, 0.5, 0.2]).view(1, 3, 1, 1)
     kr, kb = BT709
     grey = (kr * 0.8 + (1 - kr - kb) * 0.5 + kb * 0.2) * torch.ones(1, 1, 1)

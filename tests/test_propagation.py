@@ -4,9 +4,9 @@ import numpy as np
 import torch
 
 from model.color import rgb_to_lab
-from remaster.flow import FlowEstimator
-from remaster.methods import lab_grey
-from remaster.propagation import Keyframe, ShotTrack
+from remaster.color.flow import FlowEstimator
+from remaster.color.predictor import lab_grey
+from remaster.color.propagation import Keyframe, ShotTrack
 from tests.media import panning_frames
 
 
@@ -15,9 +15,9 @@ def lab(rgb: np.ndarray) -> torch.Tensor:
 
 
 def keyframe_of(rgb: np.ndarray, frame: int | None = None, ab_shift=(0.0, 0.0)) -> Keyframe:
-    colour = lab(rgb)
-    ab = colour[1:].permute(1, 2, 0).numpy() + np.array(ab_shift, np.float32)
-    return Keyframe(lab_grey(colour[0]), ab.astype(np.float32), frame)
+    color = lab(rgb)
+    ab = color[1:].permute(1, 2, 0).numpy() + np.array(ab_shift, np.float32)
+    return Keyframe(lab_grey(color[0]), ab.astype(np.float32), frame)
 
 
 def run(track: ShotTrack, frames: list[np.ndarray], first: int = 0):

@@ -1,5 +1,5 @@
 """benchmarks/quality.py end to end, on real encoded clips and photos the test makes itself:
-every method on every workflow, scored by remaster eval's code, and the README table."""
+every method on every workflow, scored by remaster eval's code, and the table of docs/quality.md."""
 
 from __future__ import annotations
 
@@ -57,16 +57,16 @@ def test_baselines_behave_as_their_definitions_say(rows):
     assert keyframe["mean"]["cdc"] <= keyframe["mean"]["truth_cdc"] + 1e-3
 
 
-def test_markdown_table_goes_between_the_readme_markers(rows, tmp_path):
+def test_markdown_table_goes_between_the_quality_page_markers(rows, tmp_path):
     table = quality.markdown(rows, "make quality", 60.0)
     for method in quality.method_names(quality.REMASTER_METHODS):
         assert f"| {method} |" in table
     assert "keyframe, clips" in table and "pans (truth CDC" in table
-    readme = tmp_path / "README.md"
-    readme.write_text(f"before\n{quality.README_START}\nold\n{quality.README_END}\nafter\n")
-    quality.update_readme(readme, table)
-    text = readme.read_text()
-    assert text.startswith("before\n") and text.endswith(f"{quality.README_END}\nafter\n")
+    page = tmp_path / "quality.md"
+    page.write_text(f"before\n{quality.TABLE_START}\nold\n{quality.TABLE_END}\nafter\n")
+    quality.update_table(page, table)
+    text = page.read_text()
+    assert text.startswith("before\n") and text.endswith(f"{quality.TABLE_END}\nafter\n")
     assert "old" not in text and table in text
 
 

@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 
-from remaster.images import write_image
-from remaster.journal import work_folder
-from remaster.media import decode, decode_range, frame_timestamps
-from remaster.ranks import Ranks
+from remaster.media.images import write_image
+from remaster.media.video import decode, decode_range, frame_timestamps
+from remaster.run.journal import work_folder
+from remaster.run.ranks import Ranks
 from tests.helpers import decoded_planes, film_command
 from tests.media import grey_of, panning_frames, write_frames
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from remaster.images import read_reference
-from remaster.journal import work_folder
+from remaster.media.images import read_reference
+from remaster.run.journal import work_folder
 from tests.helpers import run_remaster
 from tests.media import photo_like, write_clip
 
@@ -205,7 +205,7 @@ def cli_in_process(monkeypatch, *args) -> int:
     """`remaster ARGS` through the command line's own entry point, in this process: a new
     process per case would spend seconds starting torch, and the entry point is what turns
     errors into one line (any other exception escapes here and fails the test)."""
-    from remaster.cli import main
+    from remaster.commands.cli import main
 
     monkeypatch.setattr("sys.argv", ["remaster", *map(str, args)])
     with pytest.raises(SystemExit) as exit:
@@ -247,7 +247,7 @@ def test_a_real_process_prints_the_line_without_a_traceback(job, tiny_checkpoint
     assert "Traceback" not in result.stderr and not output.exists()
 
 
-def test_unusual_but_usable_references_are_read_in_their_colours(job):
+def test_unusual_but_usable_references_are_read_in_their_colors(job):
     """CMYK JPEG (converted by the decoder), 16-bit PNG (kept at 16 bits), palette PNG and an
     opaque alpha channel all come out as the RGB they show."""
     expected = RGB.astype(float)

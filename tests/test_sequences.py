@@ -9,19 +9,19 @@ import pytest
 
 from model.checkpoint import DEFAULT_WEIGHTS
 from remaster.errors import InputError, OutputError
-from remaster.images import write_image
-from remaster.journal import work_folder
-from remaster.media import read_dpx
-from remaster.pipeline import FilmOptions, colorize_film
-from remaster.planes import BT709
-from remaster.sequences import find_sequence, grey_of, parse_rate
+from remaster.media.images import write_image
+from remaster.media.planes import BT709
+from remaster.media.sequences import find_sequence, grey_of, parse_rate
+from remaster.media.video import read_dpx
+from remaster.run.film import FilmOptions, colorize_film
+from remaster.run.journal import work_folder
 from tests.helpers import run_remaster
 from tests.media import photo_like, write_sequence
 
 shipped = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights")
 
 
-def colour(source, output, photo_reference, small_frame_colorizer, **settings):
+def color(source, output, photo_reference, small_frame_colorizer, **settings):
     options = FilmOptions(
         source=source,
         output=output,
@@ -45,7 +45,7 @@ def read_rgb(path):
     return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
 
 
-def assert_coloured(rgb: np.ndarray):
+def assert_colored(rgb: np.ndarray):
     spread = rgb.astype(np.float64).max(axis=2) - rgb.astype(np.float64).min(axis=2)
     assert spread.mean() > np.iinfo(rgb.dtype).max / 50  # not grey: the chroma is not neutral
 
@@ -133,9 +133,7 @@ def test_a_16_bit_grey_scan_keeps_its_grey_bit_for_bit(
     tmp_path, photo_reference, small_frame_colorizer
 ):
     frames = write_sequence(tmp_path / "scans", 4, bits=16, first=100)
-    summary = colour(
-        tmp_path / "scans", tmp_path / "colour", photo_reference, small_frame_colorizer
-    )
+    summary = color(tmp_path / "scans", tmp_path / "colour", photo_reference, small_frame_colorizer)
     written = sorted((tmp_path / "colour").iterdir())
     assert [path.name for path in written] == [f"scan_{n:06d}.png" for n in range(100, 104)]
     assert summary.frames == 4
@@ -143,19 +141,19 @@ def test_a_16_bit_grey_scan_keeps_its_grey_bit_for_bit(
         rgb = read_rgb(path)
         assert rgb.dtype == np.uint16 and rgb.shape == (48, 64, 3)
         np.testing.assert_array_equal(luma(rgb), grey)
-        assert_coloured(rgb)
+        assert_colored(rgb)
     assert not work_folder(tmp_path / "colour").exists()
 
 
 @shipped
-def test_an_8_bit_colour_tiff_pattern_keeps_its_luma(
+def test_an_8_bit_color_tiff_pattern_keeps_its_luma(
     tmp_path, photo_reference, small_frame_colorizer
 ):
     """A colour scan's grey is its BT.709 luma; the output is a pattern in an existing folder,
     numbered as the input."""
-    frames = write_sequence(tmp_path / "in", 3, bits=8, colour=True, suffix=".tif", first=7)
+    frames = write_sequence(tmp_path / "in", 3, bits=8, color=True, suffix=".tif", first=7)
     (tmp_path / "out").mkdir()
-    colour(
+    color(
         tmp_path / "in" / "scan_%06d.tif",
         tmp_path / "out" / "c_%04d.tif",
         photo_reference,
@@ -168,23 +166,23 @@ def test_an_8_bit_colour_tiff_pattern_keeps_its_luma(
         rgb = read_rgb(path)
         assert rgb.dtype == np.uint8
         np.testing.assert_array_equal(luma(rgb), grey_of(frame))
-        assert_coloured(rgb)
+        assert_colored(rgb)
 
 
 @shipped
 def test_16_bit_dpx_in_and_out(tmp_path, photo_reference, small_frame_colorizer):
-    frames = write_sequence(tmp_path / "in", 3, bits=16, colour=True, suffix=".dpx")
+    frames = write_sequence(tmp_path / "in", 3, bits=16, color=True, suffix=".dpx")
     with pytest.raises(OutputError, match="does not exist"):
-        colour(
+        color(
             tmp_path / "in", tmp_path / "out" / "%05d.dpx", photo_reference, small_frame_colorizer
         )
     (tmp_path / "out").mkdir()
-    colour(tmp_path / "in", tmp_path / "out" / "%05d.dpx", photo_reference, small_frame_colorizer)
+    color(tmp_path / "in", tmp_path / "out" / "%05d.dpx", photo_reference, small_frame_colorizer)
     for number, frame in enumerate(frames):
         rgb = read_dpx(tmp_path / "out" / f"{number:05d}.dpx")
         assert rgb.dtype == np.uint16
         np.testing.assert_array_equal(luma(rgb), grey_of(frame))
-        assert_coloured(rgb)
+        assert_colored(rgb)
 
 
 @shipped
@@ -194,9 +192,9 @@ def test_existing_frames_are_never_overwritten_or_mixed(
     write_sequence(tmp_path / "in", 2, bits=8)
     write_sequence(tmp_path / "out", 1, bits=8)
     with pytest.raises(OutputError, match="already holds frames named like scan_000000.png"):
-        colour(tmp_path / "in", tmp_path / "out", photo_reference, small_frame_colorizer)
+        color(tmp_path / "in", tmp_path / "out", photo_reference, small_frame_colorizer)
     with pytest.raises(OutputError, match="would overwrite the input frames"):
-        colour(
+        color(
             tmp_path / "in",
             tmp_path / "in" / "scan_%06d.png",
             photo_reference,
@@ -219,10 +217,10 @@ def test_a_damaged_frame_leaves_no_output_and_resume_finishes(
     with pytest.raises(
         InputError, match="scan_000004.png: .*replace it, then run again with --resume"
     ):
-        colour(tmp_path / "in", output, photo_reference, small_frame_colorizer, segment_frames=2)
+        color(tmp_path / "in", output, photo_reference, small_frame_colorizer, segment_frames=2)
     assert not output.exists()
     damaged.write_bytes(whole)
-    summary = colour(
+    summary = color(
         tmp_path / "in",
         output,
         photo_reference,

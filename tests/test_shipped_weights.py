@@ -10,8 +10,8 @@ from model.checkpoint import DEFAULT_WEIGHTS, load_checkpoint
 from model.color import rgb_to_lab
 from model.colorizer import Colorizer
 from model.data import center_crop, to_tensor
-from model.metrics import colour_with_ab, delta_e
-from remaster.images import read_image
+from model.metrics import color_with_ab, delta_e
+from remaster.media.images import read_image
 from tests.helpers import run_remaster
 
 pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights")
@@ -38,8 +38,8 @@ def test_better_than_the_reference_mean_on_photos_it_never_saw():
         lightness = rgb_to_lab(truth)[:, :1]
         ab = colorizer.colorize(lightness, colorizer.embed(reference[None]))
         mean_ab = rgb_to_lab(reference[None])[:, 1:].mean(dim=(2, 3), keepdim=True)
-        ours.append(delta_e(colour_with_ab(lightness, ab), truth).item())
-        baseline.append(delta_e(colour_with_ab(lightness, mean_ab), truth).item())
+        ours.append(delta_e(color_with_ab(lightness, ab), truth).item())
+        baseline.append(delta_e(color_with_ab(lightness, mean_ab), truth).item())
     assert np.mean(ours) < np.mean(baseline)
 
 
@@ -49,6 +49,6 @@ def test_remaster_image_without_weights_uses_the_shipped_ones(tmp_path):
         "image", "examples/still/camera.png", "--ref", "examples/still/fields.jpg", "-o", output
     )
     assert result.returncode == 0, result.stderr
-    colour = read_image(output).astype(int)
-    assert colour.shape == (512, 512, 3)
-    assert np.abs(colour[..., 0] - colour[..., 2]).mean() > 3  # not grey
+    color = read_image(output).astype(int)
+    assert color.shape == (512, 512, 3)
+    assert np.abs(color[..., 0] - color[..., 2]).mean() > 3  # not grey

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from remaster import cuts
-from remaster.cutlist import read_cuts
-from remaster.images import read_image
-from remaster.media import decode
-from remaster.planes import BT601, rgb_from_planes
-from remaster.shots import format_timecode, load_refs, parse_timecode
+from remaster.commands import cut_detection
+from remaster.media.images import read_image
+from remaster.media.planes import BT601, rgb_from_planes
+from remaster.media.video import decode
+from remaster.refs.cut_lists import read_cuts
+from remaster.refs.refs_file import format_timecode, load_refs, parse_timecode
 from tests.helpers import run_remaster
 from tests.media import grey_of, panning_frames, write_frames
 
@@ -72,7 +72,7 @@ def test_shots_finds_the_cuts_and_fades_and_writes_a_refs_file_to_paint(film, tm
     assert sheet.shape[0] > 96 // 2 and sheet.shape[1] >= 3 * 128
 
 
-def test_painted_keyframes_colour_the_film(film, tmp_path):
+def test_painted_keyframes_color_the_film(film, tmp_path):
     """The whole workflow: shots, a colorist paints the keyframes (here: the true colours of
     those frames), then the film is coloured from them, close to the truth."""
     path, truth = film
@@ -84,13 +84,13 @@ def test_painted_keyframes_colour_the_film(film, tmp_path):
     output = tmp_path / "colour.mp4"
     result = run_remaster(path, "--refs", tmp_path / "shots.yaml", "-o", output, "-q")
     assert result.returncode == 0, result.stderr
-    coloured = [cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB) for rgb in decoded_rgb(output)]
+    colored = [cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB) for rgb in decoded_rgb(output)]
     true_lab = [cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB) for rgb in truth]
-    assert len(coloured) == len(true_lab)
+    assert len(colored) == len(true_lab)
     error = np.mean(
         [
             np.abs(c[..., 1:] - t[..., 1:].astype(int)).mean()
-            for c, t in zip(coloured, true_lab, strict=True)
+            for c, t in zip(colored, true_lab, strict=True)
         ]
     )
     grey_error = np.mean([np.abs(t[..., 1:].astype(int) - 128).mean() for t in true_lab])
@@ -134,13 +134,13 @@ def test_repeated_frames_of_a_rate_conversion_do_not_cut_a_shot(monkeypatch):
     reel = Path(__file__).parent.parent / "examples" / "film" / "reel.mp4"
 
     def cuts_found() -> list[int]:
-        detector = cuts.cut_detector("scenedetect", Fraction(30000, 1001))
+        detector = cut_detection.cut_detector("scenedetect", Fraction(30000, 1001))
         for picture in decode(reel):
-            detector.feed(picture.index, cuts.analysis_grey(picture.y, full_range=False))
+            detector.feed(picture.index, cut_detection.analysis_grey(picture.y, full_range=False))
         return detector.finish()
 
     assert cuts_found() == [90, 180]
-    monkeypatch.setattr(cuts, "REPEATED", -1.0)  # feed the repeats in
+    monkeypatch.setattr(cut_detection, "REPEATED", -1.0)  # feed the repeats in
     assert len(cuts_found()) > 2
 
 
@@ -163,7 +163,7 @@ def test_timecodes_are_written_as_editors_show_them(rate, frame, text):
 
 def test_the_cut_detectors_are_named():
     with pytest.raises(ValueError, match="unknown cut detector"):
-        cuts.cut_detector("magic", Fraction(24))
+        cut_detection.cut_detector("magic", Fraction(24))
 
 
 def test_a_16_bit_scan_sequence_has_its_shots_found(tmp_path):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from remaster.errors import InputError
-from remaster.images import write_image
-from remaster.media import probe
-from remaster.shots import RefsPlan, load_refs, parse_timecode
+from remaster.media.images import write_image
+from remaster.media.video import probe
+from remaster.refs.refs_file import RefsPlan, load_refs, parse_timecode
 from tests.media import write_timecoded
 
 NTSC = Fraction(30000, 1001)

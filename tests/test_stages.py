@@ -1,13 +1,13 @@
-"""The small generator stages: batches never mix entries or segments, the prefetch thread."""
+"""Batches never mix entries or segments, and a segment's first batch carries its warm-up."""
 
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from remaster.frames import Picture
-from remaster.shots import RefsPlan, ShotEntry, Start
-from remaster.stages import assign_entries, batch_by_entry
+from remaster.color.batches import WARM_UP, assign_entries, batch_by_entry
+from remaster.media.frames import Picture
+from remaster.refs.refs_file import RefsPlan, ShotEntry, Start
 
 
 def pictures(indices):
@@ -24,8 +24,29 @@ def test_batches_break_at_entries_segments_and_gaps():
     plan = RefsPlan(entries, None, None)
     # Frames 0-12 but 4 and 5 (a finished segment skipped on resume), segments of 5 frames.
     items = assign_entries(pictures([0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 12]), plan, Fraction(10))
-    batches = [[item.picture.index for item in batch] for batch in batch_by_entry(items, 3, 5)]
+    batches = [[p.index for p in batch.pictures] for batch in batch_by_entry(items, 3, 5)]
     assert batches == [[0, 1, 2], [3], [6], [7, 8, 9], [10, 11, 12]]
-    assert [b[0].entry.line for b in batch_by_entry(
+    assert [b.entry.line for b in batch_by_entry(
         assign_entries(pictures(range(9)), plan, Fraction(10)), 4, 100
     )] == [2, 2, 4]  # fmt: skip
+
+
+def test_a_segment_start_carries_the_frames_before_it_of_its_own_entry():
+    """Frames before a segment, coloured in this run or not (a finished segment on resume), are
+    its warm-up, back to the last WARM_UP of them and never into another entry."""
+    entries = (
+        ShotEntry(Start(frame=0), (Path("a.png"),), 2),
+        ShotEntry(Start(frame=18), (Path("b.png"),), 4),
+    )
+    plan = RefsPlan(entries, None, None)
+    items = list(assign_entries(pictures(range(30)), plan, Fraction(10)))
+    for item in items[:10]:  # segment 0 finished earlier
+        item.wanted = False
+    batches = list(batch_by_entry(iter(items), 4, 10))
+    assert [p.index for p in batches[0].pictures] == [10, 11, 12, 13]
+    assert batches[0].starts_segment
+    assert [p.index for p in batches[0].warm_up] == list(range(10 - WARM_UP, 10))
+    later = [b for b in batches if b.pictures[0].index == 20][0]
+    assert later.starts_segment and [p.index for p in later.warm_up] == [18, 19]
+    assert not any(b.warm_up for b in batches if not b.starts_segment)
+    assert all(p.index >= 10 for b in batches for p in b.pictures)

@@ -1,0 +1,2 @@
+"""Which reference colours which frames: the refs file, timecodes and cut lists. Pure parsing:
+nothing here decodes a frame or runs the model."""
