@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from model.colorizer import Colorizer  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
-from remaster.color.predictor import METHODS, ColorPredictor  # noqa: E402
+from remaster.color.methods import METHODS  # noqa: E402
+from remaster.color.predictor import ColorPredictor  # noqa: E402
 from remaster.color.propagation import STEADY  # noqa: E402
 from remaster.color.stage import ColorStage  # noqa: E402
 from remaster.run.check import check_job  # noqa: E402

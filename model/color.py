@@ -69,11 +69,6 @@ def lab_to_rgb(lab: Tensor, clamp: bool = True) -> Tensor:
     return rgb.clamp(0, 1) if clamp else rgb
 
 
-def rgb_to_lightness(rgb: Tensor) -> Tensor:
-    """(..., 3, H, W) sRGB -> (..., 1, H, W) L in [0, 100]."""
-    return rgb_to_lab(rgb)[..., :1, :, :]
-
-
 def gray_to_lightness(gray: Tensor) -> Tensor:
     """(..., 1, H, W) grey sRGB value in [0, 1] -> L in [0, 100] (a grey pixel has a = b = 0)."""
     y = srgb_to_linear(gray)

@@ -32,10 +32,10 @@ from model.correspondence import Matcher, ReferenceFeatures
 from model.fusion import Fusion
 from model.network import FoldedEmbedding
 from remaster.color.flow import FlowEstimator
+from remaster.color.methods import METHODS
 from remaster.color.propagation import STEADY, Keyframe, ShotTrack
 from remaster.media.planes import BT601
 
-METHODS = ("auto", "embed", "exemplar", "propagate")
 # Propagation and stabilisation follow the flow at the frame's own size, up to this short side.
 PROPAGATION_SHORT_SIDE = 720
 # A keyframe's grey for the flow: BT.601 luma weights (BT.709's differ by up to 0.13 in a

@@ -11,7 +11,10 @@ from pathlib import Path
 import click
 
 from model.errors import CheckpointError
+from remaster.color.methods import METHODS
 from remaster.errors import OutputError, RemasterError
+from remaster.media.codecs import CODECS
+from remaster.media.damage import ON_ERROR
 
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
 INTERRUPTED = (
@@ -53,7 +56,7 @@ def weights_option(function):
 def method_option(function):
     return click.option(
         "--method",
-        type=click.Choice(["auto", "embed", "exemplar", "propagate"]),
+        type=click.Choice(METHODS),
         default="auto",
         show_default=True,
         help="Where colour comes from: auto (propagate, falling back to exemplar), embed "
@@ -140,7 +143,7 @@ def image(
 @working_size_option
 @click.option(
     "--codec",
-    type=click.Choice(["h264", "prores", "ffv1"]),
+    type=click.Choice(list(CODECS)),
     default=None,
     help="h264 (default; .mp4/.mov/.mkv), prores (ProRes 422 HQ, .mov), ffv1 (lossless, .mkv).",
 )
@@ -194,7 +197,7 @@ def image(
 )
 @click.option(
     "--on-decode-error",
-    type=click.Choice(["stop", "repeat", "skip"]),
+    type=click.Choice(ON_ERROR),
     default="stop",
     show_default=True,
     help="A frame the decoder rejects (a damaged file): stop with an error naming it; repeat "

@@ -1,12 +1,12 @@
-"""Small generator stages of the film pipeline. Each takes an iterator and returns one.
+"""The film pipeline's threads: each stage is a generator, and `prefetch` runs one in a thread
+of its own, joined to the next by a bounded queue.
 
-    prefetch(decode) -> assign_entries -> batch_by_entry -> prefetch(ColorStage)
+    prefetch(decode) -> assign_entries -> unfinished -> batch_by_entry -> prefetch(ColorStage)
     -> sink.pictures: chroma planes (video) or RGB frames (image sequence) -> (writer)
 
-Decoding, colouring and encoding each run in a thread of their own, joined by bounded queues,
-so the colorizer never waits for the others. No stage holds more than a batch or a queue's
-worth, so memory does not grow with the film's length, and no batch ever mixes two refs
-entries or two segments.
+Decoding, colouring and encoding each run in a thread of their own, so the colorizer never
+waits for the others. No stage holds more than a batch or a queue's worth, so memory does not
+grow with the film's length (remaster/run/segments.py puts them together).
 """
 
 from __future__ import annotations
