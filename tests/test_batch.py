@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from remaster.commands.cli import cli, film
-from remaster.commands.jobs import Claim, claim_path, load_jobs, run_batch
+from remaster.commands.jobs import Claim, claim_path, load_jobs, run_jobs
 from remaster.errors import InputError, OutputError
 from remaster.media.images import write_image
 from remaster.run.journal import work_folder
@@ -97,7 +97,7 @@ def test_an_interrupted_job_is_resumed(archive, tmp_path, tiny_checkpoint):
         asked.append((options.output.name, options.resume))
         raise OutputError("stopped here")
 
-    run_batch(load_jobs(jobs, film.params), True, lambda line, error: lines.append(line), colorize)
+    run_jobs(load_jobs(jobs, film.params), True, lambda line, error: lines.append(line), colorize)
     assert asked == [("a.mp4", False), ("b.mp4", True)]
     assert f"job 2: {archive}/b.mp4 -> {tmp_path}/b.mp4 (resuming)" in lines
 

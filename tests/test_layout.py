@@ -19,9 +19,7 @@ def imports() -> dict[str, set[str]]:
     """Each project module -> the project modules it imports, anywhere in its body (a function's
     lazy import counts as much as one at the top)."""
     modules = {
-        module_name(path): path
-        for package in PROJECT
-        for path in (ROOT / package).rglob("*.py")
+        module_name(path): path for package in PROJECT for path in (ROOT / package).rglob("*.py")
     }
     graph = {}
     for name, path in modules.items():

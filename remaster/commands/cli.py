@@ -426,7 +426,7 @@ def batch(context: click.Context, jobs_file: Path, shard, dry_run: bool, quiet: 
         job_state,
         load_jobs,
         parse_shard,
-        run_batch,
+        run_jobs,
     )
 
     jobs = load_jobs(jobs_file, film.params)
@@ -447,7 +447,7 @@ def batch(context: click.Context, jobs_file: Path, shard, dry_run: bool, quiet: 
     # the finished segments are kept for the next run.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        tally = run_batch(mine, quiet, report, SharedColorizer(), context.obj["debug"])
+        tally = run_jobs(mine, quiet, report, SharedColorizer(), context.obj["debug"])
     finally:
         signal.signal(signal.SIGTERM, previous)
     click.echo(tally.line(jobs_file, part, len(mine)))

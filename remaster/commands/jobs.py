@@ -384,7 +384,7 @@ class Tally:
 Report = Callable[[str, bool], None]  # a line, and whether it is an error or a note
 
 
-def run_batch(
+def run_jobs(
     jobs: list[Job],
     quiet: bool,
     report: Report,
@@ -456,7 +456,7 @@ def describe(error: Exception) -> str:
 
 
 class SharedColorizer:
-    """One network loaded for the whole batch, reloaded only when a job asks for other
+    """One network loaded for all the jobs, reloaded only when a job asks for other
     weights, device or working size: loading costs seconds a job, which adds up over an
     archive of short reels."""
 
