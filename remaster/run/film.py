@@ -193,15 +193,13 @@ def colorize_film(
     )
     predictor = ColorPredictor(colorizer, options.method, options.adapt)
     guides = reference_guides(predictor, job.plan)
-    stage = ColorStage(
-        predictor, guides, job.source.full_range, job.source.info.bits, steadiness(options)
-    )
+    steady = STEADY if options.stabilise else 0.0
+    stage = ColorStage(predictor, guides, job.source.full_range, job.source.info.bits, steady)
     description = job_description(options, job.plan, weights, codec, job.cuts)
     ranks.join()
     try:
         journal, resumed = open_journal(options, description, ranks)
         frames, notes = colorize_share(options, job, stage, journal, sink, ranks)
-        notes += adaptation_notes(guides)
         ranks.wait_for_all()  # every rank's segments are written
         if ranks.leads:
             journal.read()  # the other ranks' segments too
@@ -244,14 +242,10 @@ def colorize_share(
     )
     report = DecodeReport()
     frames = share.encode(stage, report, options.quiet)
-    notes = job.warnings + stage.notes(job.plan.source)
+    notes = job.warnings + adaptation_notes(stage.guides) + stage.notes(job.plan.source)
     if not ranks.spread:
         notes += picture_notes(options, job.source.info, report, frames)
     return frames, notes
-
-
-def steadiness(options: FilmOptions) -> float:
-    return STEADY if options.stabilise else 0.0
 
 
 def disk_full(options: FilmOptions, error: OSError) -> OutputError:
