@@ -8,6 +8,11 @@ across a cut; cuts are given, or found where the truth's optical flow stops maki
 
 Pairs are two videos matched frame by frame by timestamp, two images, or two folders of images
 matched by file name. Every mismatch is a one-line error before any scoring.
+
+A video is read in its own form: RGB, 4:4:4 and 4:2:2 files at the resolution and depth their
+colour is stored at (FFmpeg's conversion to RGB), 4:2:0 files as remaster reads its own planes.
+Every frame becomes RGB at full resolution, so two files of different forms are compared in
+the finer: the coarser one's chroma is upsampled, never the finer one's reduced.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 import torch
 
 from model.color import rgb_to_lab
+from model.colorizer import image_to_tensor
 from model.errors import CheckpointError
 from model.files import write_atomically
 from model.lpips import LPIPS
@@ -30,8 +36,14 @@ from remaster.color.flow import Flow, FlowEstimator
 from remaster.commands.steadiness import StreamStats, grey_of
 from remaster.errors import InputError
 from remaster.media.images import READABLE, read_image
-from remaster.media.planes import COLOR_RANGE_FULL, luma_coefficients, rgb_from_planes
-from remaster.media.video import count_frames, decode, probe
+from remaster.media.planes import (
+    BT601,
+    BT709,
+    COLOR_RANGE_FULL,
+    luma_coefficients,
+    rgb_from_planes,
+)
+from remaster.media.video import ColorForm, color_form, count_frames, decode, decode_rgb, probe
 
 FRAME_METRICS = (
     "psnr",
@@ -50,21 +62,38 @@ CUT_VISIBLE_SHARE = 0.35
 @dataclass
 class FramePair:
     label: str  # the frame number, or the file name
-    truth: np.ndarray  # (H, W, 3) uint8 RGB
+    truth: np.ndarray  # (H, W, 3) RGB, uint8 (or uint16, from a video deeper than 8 bits)
     output: np.ndarray
 
 
+# swscale's names for the two matrices remaster reads and writes video with.
+SWSCALE_MATRIX = {BT709: "itu709", BT601: "itu601"}
+
+
 def video_rgb(path: Path) -> Iterator[tuple[float, np.ndarray]]:
-    """(seconds, RGB) for every frame, converted with the matrix and range the video is tagged
-    with (untagged: HD 709, SD 601), as remaster itself reads and writes them."""
-    info = probe(path)
+    """(seconds, RGB) for every frame at full resolution, read in the file's own form (see the
+    module's docstring), with the matrix and range the video is tagged with (untagged: HD
+    709, SD 601), as remaster itself reads and writes them."""
+    info, form = probe(path), color_form(path)
     coefficients = luma_coefficients(info.colorspace, info.height)
     full_range = info.color_range == COLOR_RANGE_FULL
-    for picture in decode(path):
-        yield (
-            picture.seconds,
-            rgb_from_planes(picture.y, picture.u, picture.v, coefficients, full_range),
-        )
+    if form.sampling == "4:2:0":  # as remaster reads its own planes
+        for picture in decode(path):
+            rgb = rgb_from_planes(picture.y, picture.u, picture.v, coefficients, full_range)
+            yield picture.seconds, rgb
+        return
+    yield from decode_rgb(path, form, SWSCALE_MATRIX[coefficients], full_range)
+
+
+def form_line(truth: ColorForm, output: ColorForm) -> str:
+    """Which forms were compared, and how."""
+    line = f"compared as RGB at full resolution: truth {truth}, output {output}"
+    upsampled = [
+        name for name, form in (("truth", truth), ("output", output)) if not form.full_chroma
+    ]
+    if upsampled:
+        line += ", the " + " and ".join(f"{name}'s" for name in upsampled) + " chroma upsampled"
+    return line
 
 
 def video_pairs(truth: Path, output: Path) -> Iterator[FramePair]:
@@ -142,12 +171,18 @@ def frame_pairs(truth: Path, output: Path) -> tuple[str, Iterator[FramePair]]:
     return "video", video_pairs(truth, output)
 
 
+def pair_form(truth: Path, output: Path, kind: str) -> str:
+    """The report's line on which forms were compared (videos only)."""
+    return form_line(color_form(truth), color_form(output)) if kind == "video" else ""
+
+
 @dataclass
 class Report:
     labels: list[str] = field(default_factory=list)
     frames: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in FRAME_METRICS})
     cuts: list[int] = field(default_factory=list)  # first frame of each shot after the first
     temporal: dict[str, dict[str, float]] = field(default_factory=dict)
+    form: str = ""  # for videos: the forms compared, and how (form_line)
 
     def means(self) -> dict[str, float]:
         return {name: float(np.nanmean(values)) for name, values in self.frames.items() if values}
@@ -158,6 +193,7 @@ class Report:
             "mean": self.means(),
             "temporal": self.temporal,
             "cuts": self.cuts,
+            "form": self.form,
             "per_frame": {"label": self.labels, **self.frames},
         }
 
@@ -170,6 +206,7 @@ class Report:
                 if self.cuts
                 else ""
             ),
+            *([self.form] if self.form else []),
             f"PSNR {mean['psnr']:.2f} dB   SSIM {mean['ssim']:.4f}   LPIPS {mean['lpips']:.4f}",
             f"Delta-E CIEDE2000 {mean['ciede2000']:.2f}   CIE76 {mean['cie76']:.2f}",
             f"colourfulness {mean['colourfulness']:.1f} (truth {mean['truth_colourfulness']:.1f})",
@@ -188,8 +225,9 @@ def _short_list(values: list[int], most: int = 8) -> str:
     return shown + (f" and {len(values) - most} more" if len(values) > most else "")
 
 
-def to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(rgb).permute(2, 0, 1).float()[None] / 255
+def eight_bit(rgb: np.ndarray) -> np.ndarray:
+    """The temporal measures' input: CDC's histograms have 256 bins, the flow reads 8 bits."""
+    return np.round(rgb / 257).astype(np.uint8) if rgb.dtype == np.uint16 else rgb
 
 
 class Scorer:
@@ -204,7 +242,7 @@ class Scorer:
 
     @torch.inference_mode()
     def frame_scores(self, truth: np.ndarray, output: np.ndarray) -> dict[str, float]:
-        truth_t, output_t = to_tensor(truth), to_tensor(output)
+        truth_t, output_t = image_to_tensor(truth), image_to_tensor(output)
         truth_lab, output_lab = rgb_to_lab(truth_t), rgb_to_lab(output_t)
         return {
             "psnr": psnr(output_t, truth_t).item(),
@@ -241,11 +279,15 @@ class Scorer:
             if not temporal:
                 continue
             if not known:
-                grey = grey_of(pair.truth)
+                grey = grey_of(eight_bit(pair.truth))
                 self.follow(track, index, previous_grey, grey)
                 previous_grey = grey
-                truth_stats.add(pair.truth, track.starts_shot(index), track.flows.get(index))
-            output_stats.add(pair.output, track.starts_shot(index), track.flows.get(index))
+                truth_stats.add(
+                    eight_bit(pair.truth), track.starts_shot(index), track.flows.get(index)
+                )
+            output_stats.add(
+                eight_bit(pair.output), track.starts_shot(index), track.flows.get(index)
+            )
         if not report.labels:
             raise InputError("nothing to compare: no frames")
         if temporal:
@@ -308,6 +350,7 @@ def write_json(report: Report, path: Path) -> None:
 def evaluate(truth: Path, output: Path, cuts: list[int] | None = None) -> Report:
     kind, pairs = frame_pairs(truth, output)
     report, _ = Scorer().score(pairs, temporal=kind == "video", cuts=cuts)
+    report.form = pair_form(truth, output, kind)
     return report
 
 

@@ -135,6 +135,79 @@ def _depth(pixel_format) -> int:
     return max((component.bits for component in pixel_format.components), default=8)
 
 
+@dataclass(frozen=True)
+class ColorForm:
+    """How a video stores its colour: RGB, or luma and chroma at a sampling such as 4:2:0,
+    and its depth (the deepest component's bits)."""
+
+    pixel_format: str
+    sampling: str  # "RGB", "4:4:4", "4:2:2", "4:2:0", "4:1:1", "4:1:0" or "grey"
+    bits: int
+
+    @property
+    def full_chroma(self) -> bool:
+        """Colour at every pixel, as RGB and 4:4:4 store it."""
+        return self.sampling in ("RGB", "4:4:4", "grey")
+
+    def __str__(self) -> str:
+        return f"{self.sampling} {self.bits}-bit ({self.pixel_format})"
+
+
+# Chroma planes' width and height against the luma's -> the sampling's usual name.
+SAMPLINGS = {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1", (4, 4): "4:1:0"}
+
+
+def color_form(path: Path) -> ColorForm:
+    with _open(path) as container:
+        if not container.streams.video:
+            raise InputError(f"{path}: has no video stream")
+        context = container.streams.video[0].codec_context
+        pixel_format = context.format
+        if pixel_format is None:
+            raise InputError(f"{path}: its pixel format is unknown; it cannot be scored")
+        bits = _depth(pixel_format)
+        if pixel_format.is_rgb:
+            return ColorForm(pixel_format.name, "RGB", bits)
+        if len(pixel_format.components) < 3:
+            return ColorForm(pixel_format.name, "grey", bits)
+        width, height = context.width, context.height
+        step = (
+            -(-width // pixel_format.chroma_width(width)),
+            -(-height // pixel_format.chroma_height(height)),
+        )
+        return ColorForm(pixel_format.name, SAMPLINGS.get(step, "4:2:0"), bits)
+
+
+def decode_rgb(
+    path: Path, form: ColorForm, colorspace: str, full_range: bool
+) -> Iterator[tuple[float, np.ndarray]]:
+    """(seconds, RGB) for every frame at full resolution and the file's own depth, by FFmpeg's
+    own conversion (swscale) from its form: (H, W, 3) uint8, or uint16 for a deeper file.
+    YUV is read with the matrix (`colorspace`, swscale's name: "itu709", "itu601") and range
+    given. For files whose colour is not 4:2:0 (decode() reads those as planes); `remaster
+    eval` reads them so, to score colour at the resolution the file holds it."""
+    layout = "rgb24" if form.bits <= 8 else "rgb48le"
+    matrix = {}
+    if form.sampling != "RGB":
+        matrix = {"src_colorspace": colorspace, "src_color_range": "JPEG" if full_range else "MPEG"}
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        time_base = Fraction(stream.time_base)
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                rgb = frame.reformat(format=layout, **matrix).to_ndarray()
+                seconds = float(frame.pts * time_base) if frame.pts is not None else float("nan")
+                yield seconds, rgb
+                index += 1
+        except av.FFmpegError as error:
+            raise InputError(
+                f"{path}: frame {index} cannot be decoded ({error.strerror}); a damaged file "
+                "cannot be scored"
+            ) from None
+
+
 def picture_bits(codec: str, source_bits: int) -> int:
     """The depth pictures are coloured and written at for `codec`: the source's where the codec
     takes it, else 8."""
