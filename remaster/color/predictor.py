@@ -31,7 +31,7 @@ from model.colorizer import Colorizer, image_to_tensor, resize, scaled_size, ups
 from model.correspondence import Matcher, ReferenceFeatures
 from model.fusion import Fusion
 from model.network import FoldedEmbedding
-from remaster.color.flow import FlowEstimator
+from remaster.color.flow import FlowEstimator, flow_for
 from remaster.color.methods import METHODS
 from remaster.color.propagation import STEADY, Keyframe, ShotTrack
 from remaster.media.planes import BT601
@@ -73,9 +73,11 @@ class ColorPredictor:
         method: str = "auto",
         adapt_steps: int = 0,
         matcher: Matcher | None = None,
+        flow: str = "auto",
     ) -> None:
         """`matcher`: one already built, to share between predictors; by default the offline
-        ImageNet VGG-16's, loaded here for every method but `embed`."""
+        ImageNet VGG-16's, loaded here for every method but `embed`. `flow`: which optical
+        flow (flow.py; `auto` picks by the colorizer's device)."""
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
         self.colorizer = colorizer
@@ -87,7 +89,8 @@ class ColorPredictor:
         # The full-resolution level makes a flow five times dearer at 1280x720 (404 against 76
         # ms on a 2-core CPU) and sets the pace on a GPU (docs/speed.md), but carried colour
         # lands closer (0.76 against 0.80 CIEDE2000 on the street clip).
-        self.flows = FlowEstimator(finest_scale=0)
+        device = colorizer.device
+        self.flows = FlowEstimator(finest_scale=0, flow=flow_for(flow, device), device=device)
 
     def guide(self, *references: np.ndarray, weights: tuple[float, ...] = ()) -> Guide:
         """Reference images (RGB arrays) -> their guide. Several references share one palette

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from model.errors import CheckpointError
-from remaster.color.methods import METHODS
+from remaster.color.methods import FLOWS, METHODS
 from remaster.errors import OutputError, RemasterError
 from remaster.media.codecs import CODECS
 from remaster.media.damage import ON_ERROR
@@ -168,6 +168,14 @@ def image(
     default=True,
     show_default=True,
     help="Steady colour from frame to frame along the optical flow, within each shot.",
+)
+@click.option(
+    "--flow",
+    type=click.Choice(FLOWS),
+    default="auto",
+    show_default=True,
+    help="Optical flow: opencv (OpenCV's DIS, fastest on a CPU), torch (the same algorithm in "
+    "PyTorch, many pairs at once, for a GPU), or auto (by device).",
 )
 @click.option(
     "--adapt",

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from model.color import rgb_to_lab
-from model.colorizer import image_to_tensor
 from model.errors import CheckpointError
 from model.files import write_atomically
 from model.lpips import LPIPS
@@ -225,6 +224,13 @@ def _short_list(values: list[int], most: int = 8) -> str:
     return shown + (f" and {len(values) - most} more" if len(values) > most else "")
 
 
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 or uint16 RGB -> (1, 3, H, W) in [0, 1], divided in torch as the
+    scores have always been (numpy's division differs in the last bit)."""
+    peak = 65535 if rgb.dtype == np.uint16 else 255
+    return torch.from_numpy(rgb).permute(2, 0, 1).float()[None] / peak
+
+
 def eight_bit(rgb: np.ndarray) -> np.ndarray:
     """The temporal measures' input: CDC's histograms have 256 bins, the flow reads 8 bits."""
     return np.round(rgb / 257).astype(np.uint8) if rgb.dtype == np.uint16 else rgb
@@ -242,7 +248,7 @@ class Scorer:
 
     @torch.inference_mode()
     def frame_scores(self, truth: np.ndarray, output: np.ndarray) -> dict[str, float]:
-        truth_t, output_t = image_to_tensor(truth), image_to_tensor(output)
+        truth_t, output_t = to_tensor(truth), to_tensor(output)
         truth_lab, output_lab = rgb_to_lab(truth_t), rgb_to_lab(output_t)
         return {
             "psnr": psnr(output_t, truth_t).item(),

@@ -62,6 +62,7 @@ class FilmOptions:
     quiet: bool = False
     method: str = "auto"
     stabilise: bool = True
+    flow: str = "auto"  # optical flow: opencv, torch, or auto (by device; color/flow.py)
     adapt: int = 0  # fine-tuning steps per reference set before colouring (0: off)
     cuts: Path | None = None  # a cut list (.csv, .edl, .otio): entries split into its shots
     fps: Fraction | None = None  # an image sequence's frame rate (a video carries its own)
@@ -157,6 +158,7 @@ def job_description(
             options.stabilise,
             options.adapt,
         ],
+        "flow": options.flow,
     }
     if options.deinterlace:  # changes every frame's luma
         description["deinterlace"] = "bwdif"
@@ -191,7 +193,7 @@ def colorize_film(
     colorizer = colorizer or Colorizer.from_checkpoint(
         weights, ranks.device(options.device), options.working_size
     )
-    predictor = ColorPredictor(colorizer, options.method, options.adapt)
+    predictor = ColorPredictor(colorizer, options.method, options.adapt, flow=options.flow)
     guides = reference_guides(predictor, job.plan)
     steady = STEADY if options.stabilise else 0.0
     stage = ColorStage(predictor, guides, job.source.full_range, job.source.info.bits, steady)

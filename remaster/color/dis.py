@@ -1,0 +1,437 @@
+"""Dense Inverse Search optical flow (Kroeger et al. 2016) in PyTorch: many pairs in one call,
+on any device.
+
+The algorithm, level by level from the coarsest of a Gaussian-free area pyramid to the finest:
+
+1. Inverse search: the first picture is cut into patches (8x8, every 3 pixels); each patch's
+   flow starts from the dense flow of the level above at its centre and is improved by inverse
+   compositional gradient descent on the patch's mean-normalised squared difference against the
+   second picture (bilinear samples, the patch clamped to the border-replicated picture).
+   OpenCV sweeps the patches in order, each trying its already-updated left and upper (then
+   right and lower) neighbours' flows first; a sequential sweep does not fit a GPU, so here
+   every patch tries its four neighbours' flows at once, a few rounds, before each of the two
+   descent passes.
+2. Densification: each pixel's flow is the average of the flows of the patches covering it,
+   each weighted by 1 / max(1, |its residual at that pixel|).
+3. Variational refinement (Brox et al.'s energy as OpenCV's VariationalRefinement states it:
+   colour and gradient constancy, robust penalties, flow smoothness), linearised once around
+   the densified flow and solved for an increment by fixed-point iterations of red-black SOR.
+
+Parameters are OpenCV's medium preset with the full-resolution level (finest scale 0), as the
+pipeline has always run DIS (flow.py). Everything is float32: the flow does not go to bf16.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class DisSettings:
+    """OpenCV's DISOpticalFlow medium preset, finest scale 0 (the names are OpenCV's)."""
+
+    finest_scale: int = 0
+    patch_size: int = 8
+    patch_stride: int = 3
+    grad_descent_iter: int = 25  # over 2 passes: 12 steps each, as OpenCV splits them
+    variational_refinement_iter: int = 5  # fixed-point iterations
+    sor_iterations: int = 5
+    alpha: float = 20.0  # smoothness
+    delta: float = 5.0  # colour constancy
+    gamma: float = 10.0  # gradient constancy
+    omega: float = 1.6  # SOR relaxation
+    zeta: float = 0.1
+    epsilon: float = 0.001
+    propagation_rounds: int = 3  # parallel tries of the neighbours' flows, before each pass
+
+
+MEDIUM = DisSettings()
+_EPS = 0.001  # OpenCV's floor of the structure tensor's determinant
+
+
+def coarsest_scale(height: int, width: int, patch: int) -> int:
+    """OpenCV's choice: motion up to a quarter of the frame, no level smaller than a patch."""
+    by_motion = int(math.log(max(height, width) / (4.0 * patch)) / math.log(2.0) + 0.5)
+    by_size = int(math.log(min(height, width) / patch) / math.log(2.0))
+    return min(by_motion, by_size)
+
+
+@torch.no_grad()
+def dis_flow(source: Tensor, target: Tensor, settings: DisSettings = MEDIUM) -> Tensor:
+    """(B, H, W) grey pictures (uint8, or float in [0, 255]) -> (B, 2, H, W) float32 flow
+    (x, y) taking each pixel of `source` to where it shows in `target`, as OpenCV's
+    `DISOpticalFlow.calc(source, target)`. Pairs are independent; all go at once."""
+    source, target = source.float(), target.float()
+    batch, height, width = source.shape
+    top = max(coarsest_scale(height, width, settings.patch_size), settings.finest_scale)
+    sources, targets = pyramid(source, top), pyramid(target, top)
+    flow = source.new_zeros(batch, 2, *sources[top].shape[-2:])
+    for level in range(top, settings.finest_scale - 1, -1):
+        first, second = sources[level], targets[level]
+        if flow.shape[-2:] != first.shape[-2:]:
+            flow = 2 * F.interpolate(flow, size=first.shape[-2:], mode="bilinear")
+        sparse = inverse_search(first, second, flow, settings)
+        flow = densify(first, second, sparse, settings)
+        if settings.variational_refinement_iter > 0:
+            flow = refine(first, second, flow, settings)
+    if settings.finest_scale > 0:
+        flow = F.interpolate(flow, size=(height, width), mode="bilinear")
+        flow = flow * (1 << settings.finest_scale)
+    return flow
+
+
+def pyramid(picture: Tensor, top: int) -> list[Tensor]:
+    """Levels 0..top, each half the one below (area averages, rounded as 8-bit pictures)."""
+    levels = [picture]
+    for _ in range(top):
+        below = levels[-1]
+        size = (below.shape[-2] // 2, below.shape[-1] // 2)
+        levels.append(F.interpolate(below[:, None], size=size, mode="area")[:, 0].round())
+    return levels
+
+
+def sobel(picture: Tensor) -> tuple[Tensor, Tensor]:
+    """3x3 Sobel x and y derivatives with replicated borders (OpenCV's spatialGradient)."""
+    padded = F.pad(picture[:, None], (1, 1, 1, 1), mode="replicate")
+    smooth = picture.new_tensor([1.0, 2.0, 1.0])
+    slope = picture.new_tensor([-1.0, 0.0, 1.0])
+    kernel_x = (smooth[:, None] * slope[None, :])[None, None]
+    kernel_y = (slope[:, None] * smooth[None, :])[None, None]
+    return F.conv2d(padded, kernel_x)[:, 0], F.conv2d(padded, kernel_y)[:, 0]
+
+
+def patches(picture: Tensor, size: int, stride: int) -> Tensor:
+    """(B, H, W) -> (B, P, size * size): every patch on the grid, row by row."""
+    return F.unfold(picture[:, None], size, stride=stride).transpose(1, 2)
+
+
+@dataclass
+class PatchGrid:
+    """The first picture's patches and what the descent needs of them, computed once a level."""
+
+    rows: int
+    cols: int
+    corners: Tensor  # (P, 2) x, y of each patch's top-left pixel
+    values: Tensor  # (B, P, n) the patch's pixels
+    grad_x: Tensor  # (B, P, n)
+    grad_y: Tensor
+    inverse: Tensor  # (B, P, 3): the structure tensor's inverse, h11, h12, h22
+
+    @classmethod
+    def of(cls, first: Tensor, size: int, stride: int) -> PatchGrid:
+        height, width = first.shape[-2:]
+        rows, cols = 1 + (height - size) // stride, 1 + (width - size) // stride
+        ys, xs = torch.meshgrid(
+            torch.arange(rows, device=first.device) * stride,
+            torch.arange(cols, device=first.device) * stride,
+            indexing="ij",
+        )
+        corners = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1).float()
+        grad_x, grad_y = sobel(first)
+        gx, gy = patches(grad_x, size, stride), patches(grad_y, size, stride)
+        xx, yy, xy = (gx * gx).sum(-1), (gy * gy).sum(-1), (gx * gy).sum(-1)
+        det = xx * yy - xy * xy
+        det = torch.where(det.abs() < _EPS, torch.full_like(det, _EPS), det)
+        inverse = torch.stack([yy / det, -xy / det, xx / det], dim=-1)
+        values = patches(first, size, stride)
+        return cls(rows, cols, corners, values, gx, gy, inverse)
+
+
+def sample_patches(second: Tensor, grid: PatchGrid, flow: Tensor, size: int) -> Tensor:
+    """(B, P, n): the second picture under each patch moved by its flow (B, P, 2), bilinear;
+    the patch is clamped as a whole to the picture plus a replicated border."""
+    height, width = second.shape[-2:]
+    corner = grid.corners[None] + flow
+    x0 = corner[..., 0].clamp(-(size - 1.0), width - 1.0)
+    y0 = corner[..., 1].clamp(-(size - 1.0), height - 1.0)
+    offsets = torch.arange(size, device=second.device, dtype=second.dtype)
+    xs = x0[..., None, None] + offsets[None, None, None, :]  # (B, P, 1, size)
+    ys = y0[..., None, None] + offsets[None, None, :, None]  # (B, P, size, 1)
+    xs, ys = torch.broadcast_tensors(xs, ys)
+    # grid_sample's coordinates: -1 and 1 are the centres of the corner pixels.
+    norm = torch.stack([2 * xs / max(width - 1, 1) - 1, 2 * ys / max(height - 1, 1) - 1], -1)
+    batch, count = flow.shape[:2]
+    norm = norm.reshape(batch, count, size * size, 2)
+    sampled = F.grid_sample(
+        second[:, None], norm, mode="bilinear", padding_mode="border", align_corners=True
+    )
+    return sampled[:, 0]
+
+
+def patch_cost(grid: PatchGrid, second: Tensor, flow: Tensor, size: int):
+    """Each patch's mean-normalised SSD at `flow`, and the descent's right-hand side."""
+    diff = sample_patches(second, grid, flow, size) - grid.values
+    n = float(size * size)
+    total = diff.sum(-1)
+    ssd = (diff * diff).sum(-1) - total * total / n
+    du = (diff * grid.grad_x).sum(-1) - total * grid.grad_x.sum(-1) / n
+    dv = (diff * grid.grad_y).sum(-1) - total * grid.grad_y.sum(-1) / n
+    return ssd, du, dv
+
+
+def neighbours(flow: Tensor, rows: int, cols: int) -> list[Tensor]:
+    """The left, right, upper and lower neighbours' flows of every patch (edges repeat)."""
+    batch = flow.shape[0]
+    field = flow.reshape(batch, rows, cols, 2)
+    shifted = [
+        torch.cat([field[:, :, :1], field[:, :, :-1]], dim=2),
+        torch.cat([field[:, :, 1:], field[:, :, -1:]], dim=2),
+        torch.cat([field[:, :1], field[:, :-1]], dim=1),
+        torch.cat([field[:, 1:], field[:, -1:]], dim=1),
+    ]
+    return [s.reshape(batch, rows * cols, 2) for s in shifted]
+
+
+def propagate(grid: PatchGrid, second: Tensor, flow: Tensor, settings: DisSettings) -> Tensor:
+    """Each patch takes whichever of its own and its neighbours' flows fits it best; repeated,
+    so a good flow travels a few patches a pass."""
+    size = settings.patch_size
+    for _ in range(settings.propagation_rounds):
+        best, _, _ = patch_cost(grid, second, flow, size)
+        chosen = flow
+        for candidate in neighbours(flow, grid.rows, grid.cols):
+            cost, _, _ = patch_cost(grid, second, candidate, size)
+            better = cost < best
+            best = torch.where(better, cost, best)
+            chosen = torch.where(better[..., None], candidate, chosen)
+        flow = chosen
+    return flow
+
+
+def descend(grid: PatchGrid, second: Tensor, start: Tensor, steps: int, size: int) -> Tensor:
+    """Inverse compositional gradient descent from `start`, a patch stopping (after its step)
+    once its cost stops falling, as OpenCV's does; a patch that ends further than a patch's
+    size from where it started keeps its start."""
+    flow = start
+    active = torch.ones(start.shape[:2], dtype=torch.bool, device=start.device)
+    previous = torch.full(start.shape[:2], float("inf"), device=start.device)
+    h11, h12, h22 = grid.inverse.unbind(-1)
+    for _ in range(steps):
+        ssd, du, dv = patch_cost(grid, second, flow, size)
+        step = torch.stack([h11 * du + h12 * dv, h12 * du + h22 * dv], dim=-1)
+        flow = torch.where(active[..., None], flow - step, flow)
+        active = active & (ssd < previous)
+        previous = torch.where(active, ssd, previous)
+        if not active.any():
+            break
+    moved = (flow - start).norm(dim=-1) <= size
+    return torch.where(moved[..., None], flow, start)
+
+
+def inverse_search(first: Tensor, second: Tensor, dense: Tensor, settings: DisSettings) -> Tensor:
+    """(B, P, 2) flow of every patch of `first` on the grid; `dense` (B, 2, H, W) starts it."""
+    size, stride = settings.patch_size, settings.patch_stride
+    grid = PatchGrid.of(first, size, stride)
+    centre = (grid.corners + size // 2).long()
+    flow = dense[:, :, centre[:, 1], centre[:, 0]].transpose(1, 2)  # (B, P, 2)
+    passes = 2
+    steps = settings.grad_descent_iter // passes
+    for _ in range(passes):
+        flow = propagate(grid, second, flow, settings)
+        flow = descend(grid, second, flow, steps, size)
+    return flow.reshape(first.shape[0], grid.rows, grid.cols, 2)
+
+
+def sample(picture: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """(B, H, W) picture at float positions (B, H, W), bilinear, positions clamped inside."""
+    height, width = picture.shape[-2:]
+    x = x.clamp(0, width - 1 - _EPS)
+    y = y.clamp(0, height - 1 - _EPS)
+    norm = torch.stack([2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1], -1)
+    out = F.grid_sample(picture[:, None], norm, mode="bilinear", align_corners=True)
+    return out[:, 0]
+
+
+def covering(count: int, length: int, size: int, stride: int, device) -> list[Tensor]:
+    """For every position along one axis, the (up to ceil(size / stride)) patches covering it,
+    as indices, -1 where none; a position past the last patch takes the last patch."""
+    position = torch.arange(length, device=device)
+    candidates = []
+    for k in range(-(-size // stride)):
+        index = position // stride - k
+        valid = (index >= 0) & (index < count) & (index * stride + size > position)
+        candidates.append(torch.where(valid, index, torch.full_like(index, -1)))
+    uncovered = torch.stack(candidates).max(dim=0).values < 0
+    candidates[0] = torch.where(uncovered, torch.full_like(position, count - 1), candidates[0])
+    return candidates
+
+
+def densify(first: Tensor, second: Tensor, sparse: Tensor, settings: DisSettings) -> Tensor:
+    """(B, rows, cols, 2) patch flows -> (B, 2, H, W): each pixel's covering patches' flows,
+    weighted by 1 / max(1, |residual|)."""
+    batch, rows, cols, _ = sparse.shape
+    height, width = first.shape[-2:]
+    size, stride, device = settings.patch_size, settings.patch_stride, first.device
+    by_row = covering(rows, height, size, stride, device)
+    by_col = covering(cols, width, size, stride, device)
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=device, dtype=first.dtype),
+        torch.arange(width, device=device, dtype=first.dtype),
+        indexing="ij",
+    )
+    total = first.new_zeros(batch, 2, height, width)
+    weights = first.new_zeros(batch, height, width)
+    for row_index in by_row:
+        for col_index in by_col:
+            valid = (row_index[:, None] >= 0) & (col_index[None, :] >= 0)
+            flow = sparse[:, row_index.clamp(min=0)][:, :, col_index.clamp(min=0)]  # (B,H,W,2)
+            residual = sample(second, xs + flow[..., 0], ys + flow[..., 1]) - first
+            weight = valid / residual.abs().clamp(min=1.0)
+            total += weight[:, None] * flow.permute(0, 3, 1, 2)
+            weights += weight
+    return total / weights[:, None]
+
+
+def refine(first: Tensor, second: Tensor, flow: Tensor, settings: DisSettings) -> Tensor:
+    """The densified flow plus an increment that lowers the variational energy (see the
+    module's docstring); the picture is warped once, as OpenCV's refinement does."""
+    height, width = first.shape[-2:]
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=first.device, dtype=first.dtype),
+        torch.arange(width, device=first.device, dtype=first.dtype),
+        indexing="ij",
+    )
+    warped = warp_replicate(second, xs + flow[:, 0], ys + flow[:, 1])
+    terms = DataTerms.of(first, warped)
+    red = ((ys.long() + xs.long()) % 2 == 0)[None]
+    du, dv = torch.zeros_like(first), torch.zeros_like(first)
+    for _ in range(settings.variational_refinement_iter):
+        a11, a12, a22, b1, b2 = terms.system(du, dv, settings)
+        weight = smoothness_weights(flow[:, 0] + du, flow[:, 1] + dv, settings)
+        a11, a22, b1, b2 = add_smoothness(a11, a22, b1, b2, flow, weight)
+        for _ in range(settings.sor_iterations):
+            for cells in (red, ~red):
+                du, dv = sor_step(du, dv, a11, a12, a22, b1, b2, weight, cells, settings.omega)
+    return flow + torch.stack([du, dv], dim=1)
+
+
+def warp_replicate(picture: Tensor, x: Tensor, y: Tensor) -> Tensor:
+    """cv2.remap, bilinear, replicated border."""
+    height, width = picture.shape[-2:]
+    norm = torch.stack([2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1], -1)
+    out = F.grid_sample(
+        picture[:, None], norm, mode="bilinear", padding_mode="border", align_corners=True
+    )
+    return out[:, 0]
+
+
+def central(picture: Tensor, axis: int) -> Tensor:
+    """OpenCV's Sobel with ksize 1: the central difference, replicated border."""
+    if axis == 1:  # x
+        padded = F.pad(picture[:, None], (1, 1, 0, 0), mode="replicate")[:, 0]
+        return padded[..., 2:] - padded[..., :-2]
+    padded = F.pad(picture[:, None], (0, 0, 1, 1), mode="replicate")[:, 0]
+    return padded[..., 2:, :] - padded[..., :-2, :]
+
+
+@dataclass
+class DataTerms:
+    """The derivatives the linearised data term needs, at the flow the refinement starts from."""
+
+    ix: Tensor
+    iy: Tensor
+    iz: Tensor
+    ixx: Tensor
+    ixy: Tensor
+    iyy: Tensor
+    ixz: Tensor
+    iyz: Tensor
+
+    @classmethod
+    def of(cls, first: Tensor, warped: Tensor) -> DataTerms:
+        average, iz = (first + warped) / 2, warped - first
+        ix, iy = central(average, 1), central(average, 0)
+        return cls(
+            ix, iy, iz, central(ix, 1), central(ix, 0), central(iy, 0), central(iz, 1),
+            central(iz, 0),
+        )  # fmt: skip
+
+    def system(self, du: Tensor, dv: Tensor, settings: DisSettings):
+        """The per-pixel 2x2 system of colour and gradient constancy at increment (du, dv)."""
+        zeta2, eps2 = settings.zeta**2, settings.epsilon**2
+        norm = self.ix * self.ix + self.iy * self.iy + zeta2
+        residual = self.iz + self.ix * du + self.iy * dv
+        weight = (settings.delta / 2 / torch.sqrt(residual * residual / norm + eps2)) / norm
+        a11 = weight * self.ix * self.ix + zeta2
+        a12 = weight * self.ix * self.iy
+        a22 = weight * self.iy * self.iy + zeta2
+        b1 = -weight * self.iz * self.ix
+        b2 = -weight * self.iz * self.iy
+        norm_x = self.ixx * self.ixx + self.ixy * self.ixy + zeta2
+        norm_y = self.iyy * self.iyy + self.ixy * self.ixy + zeta2
+        rx = self.ixz + self.ixx * du + self.ixy * dv
+        ry = self.iyz + self.ixy * du + self.iyy * dv
+        weight = settings.gamma / 2 / torch.sqrt(rx * rx / norm_x + ry * ry / norm_y + eps2)
+        a11 = a11 + weight * (self.ixx * self.ixx / norm_x + self.ixy * self.ixy / norm_y)
+        a12 = a12 + weight * (self.ixx * self.ixy / norm_x + self.ixy * self.iyy / norm_y)
+        a22 = a22 + weight * (self.ixy * self.ixy / norm_x + self.iyy * self.iyy / norm_y)
+        b1 = b1 - weight * (self.ixx * self.ixz / norm_x + self.ixy * self.iyz / norm_y)
+        b2 = b2 - weight * (self.ixy * self.ixz / norm_x + self.iyy * self.iyz / norm_y)
+        return a11, a12, a22, b1, b2
+
+
+def forward_difference(field: Tensor, axis: int) -> Tensor:
+    """Next minus this along x (axis 1) or y (axis 0); 0 at the far edge."""
+    if axis == 1:
+        return F.pad(field[..., 1:] - field[..., :-1], (0, 1))
+    return F.pad(field[..., 1:, :] - field[..., :-1, :], (0, 0, 0, 1))
+
+
+def smoothness_weights(u: Tensor, v: Tensor, settings: DisSettings) -> Tensor:
+    """Each pixel's robust smoothness weight, which also joins it to its right and lower
+    neighbours."""
+    ux, uy = forward_difference(u, 1), forward_difference(u, 0)
+    vx, vy = forward_difference(v, 1), forward_difference(v, 0)
+    squared = ux * ux + uy * uy + vx * vx + vy * vy + settings.epsilon**2
+    return settings.alpha / 2 / torch.sqrt(squared)
+
+
+def links(weight: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The weights of each pixel's links to its left, right, upper and lower neighbours (0
+    where there is none)."""
+    right = F.pad(weight[..., :-1], (0, 1))
+    left = F.pad(weight[..., :-1], (1, 0))
+    down = F.pad(weight[..., :-1, :], (0, 0, 0, 1))
+    up = F.pad(weight[..., :-1, :], (0, 0, 1, 0))
+    return left, right, up, down
+
+
+def shifted(field: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Each pixel's left, right, upper and lower neighbour's value (the edge repeats)."""
+    padded = F.pad(field[:, None], (1, 1, 1, 1), mode="replicate")[:, 0]
+    return (
+        padded[..., 1:-1, :-2],
+        padded[..., 1:-1, 2:],
+        padded[..., :-2, 1:-1],
+        padded[..., 2:, 1:-1],
+    )
+
+
+def add_smoothness(a11, a22, b1, b2, flow: Tensor, weight: Tensor):
+    """The smoothness term's part of the system: each link pulls the flow toward its
+    neighbour's (the increment's share is solved by the SOR)."""
+    total = sum(links(weight))
+    pull_u = sum(
+        w * (n - flow[:, 0]) for w, n in zip(links(weight), shifted(flow[:, 0]), strict=True)
+    )
+    pull_v = sum(
+        w * (n - flow[:, 1]) for w, n in zip(links(weight), shifted(flow[:, 1]), strict=True)
+    )
+    return a11 + total, a22 + total, b1 + pull_u, b2 + pull_v
+
+
+def sor_step(du, dv, a11, a12, a22, b1, b2, weight, cells: Tensor, omega: float):
+    """One over-relaxed Gauss-Seidel update of the `cells` (red or black) of the increment."""
+    weights = links(weight)
+    sigma_u = sum(w * n for w, n in zip(weights, shifted(du), strict=True))
+    new_u = du + omega * ((sigma_u + b1 - dv * a12) / a11 - du)
+    du = torch.where(cells, new_u, du)
+    sigma_v = sum(w * n for w, n in zip(weights, shifted(dv), strict=True))
+    new_v = dv + omega * ((sigma_v + b2 - du * a12) / a22 - dv)
+    dv = torch.where(cells, new_v, dv)
+    return du, dv
