@@ -1,0 +1,109 @@
+"""The PyTorch DIS flow: known motions of real pictures recovered, agreement with OpenCV's DIS
+on real frame pairs, and pairs in one call equal to pairs one at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from remaster.color.dis import dis_flow
+from remaster.color.flow import FlowEstimator
+from remaster.media.video import decode
+
+ROOT = Path(__file__).resolve().parent.parent
+REEL = ROOT / "examples" / "film" / "reel.mp4"  # real footage, three shots
+CAMERA = ROOT / "examples" / "still" / "camera.png"  # a real black-and-white photo
+# Agreement with OpenCV's DIS (medium, full resolution) on the reel's real frame pairs, mean
+# end-point error in pixels, as measured when the flow was written (0.15 and 2.1 to 4.1) with
+# room for other machines' rounding.
+AGREES_NEAR, AGREES_FAR = 0.3, 5.0
+
+
+@pytest.fixture(scope="module")
+def reel_frames() -> list[np.ndarray]:
+    return [picture.y for picture, _ in zip(decode(REEL), range(40), strict=False)]
+
+
+def flow_of(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    out = dis_flow(torch.from_numpy(source)[None], torch.from_numpy(target)[None])
+    return out[0].permute(1, 2, 0).numpy()
+
+
+def moved(picture: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    height, width = picture.shape
+    return cv2.warpAffine(
+        picture, matrix, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+    )
+
+
+def camera(size=(192, 256)) -> np.ndarray:
+    grey = cv2.imread(str(CAMERA), cv2.IMREAD_GRAYSCALE)
+    return cv2.resize(grey, size[::-1], interpolation=cv2.INTER_AREA)
+
+
+def interior(field: np.ndarray, margin: int = 16) -> np.ndarray:
+    return field[margin:-margin, margin:-margin]
+
+
+@pytest.mark.parametrize("shift", [(3.0, -2.0), (-6.5, 4.25)])
+def test_a_known_shift_of_a_real_picture_is_recovered(shift):
+    source = camera()
+    target = moved(source, np.float32([[1, 0, shift[0]], [0, 1, shift[1]]]))
+    flow = interior(flow_of(source, target))
+    error = np.linalg.norm(flow - np.float32(shift), axis=-1)
+    assert np.median(error) < 0.1 and error.mean() < 0.3
+
+
+def test_a_known_rotation_of_a_real_picture_is_recovered():
+    source = camera()
+    height, width = source.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 3.0, 1.0).astype(np.float32)
+    target = moved(source, matrix)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    expected = np.stack(
+        [
+            matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2] - xs,
+            matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2] - ys,
+        ],
+        axis=-1,
+    )
+    error = np.linalg.norm(interior(flow_of(source, target) - expected), axis=-1)
+    assert np.abs(interior(expected)).max() > 5  # a real rotation: up to 6 px at the corners
+    assert np.median(error) < 0.15 and error.mean() < 0.4
+
+
+def test_it_agrees_with_opencv_on_real_frame_pairs(reel_frames):
+    opencv = FlowEstimator(finest_scale=0, flow="opencv")
+    ours = FlowEstimator(finest_scale=0, flow="torch")
+    pairs = [(10, 11), (10, 18), (30, 38)]
+    sources = [reel_frames[a] for a, _ in pairs]
+    targets = [reel_frames[b] for _, b in pairs]
+    theirs = opencv.displacements(sources, targets)
+    mine = ours.displacements(sources, targets)
+    errors = [np.linalg.norm(m - t, axis=-1).mean() for m, t in zip(mine, theirs, strict=True)]
+    lengths = [np.linalg.norm(t, axis=-1).mean() for t in theirs]
+    assert errors[0] < AGREES_NEAR and max(errors[1:]) < AGREES_FAR, errors
+    assert all(error < 0.15 * length for error, length in zip(errors, lengths, strict=True))
+
+
+def test_pairs_in_one_call_equal_pairs_one_at_a_time(reel_frames):
+    sources = np.stack([reel_frames[0], reel_frames[20]])[:, :96, :128]
+    targets = np.stack([reel_frames[2], reel_frames[24]])[:, :96, :128]
+    together = dis_flow(torch.from_numpy(sources), torch.from_numpy(targets))
+    for k in range(2):
+        alone = dis_flow(torch.from_numpy(sources[k : k + 1]), torch.from_numpy(targets[k : k + 1]))
+        assert torch.allclose(together[k], alone[0], atol=1e-3)
+
+
+def test_the_forward_backward_check_is_the_same_for_both_flows(reel_frames):
+    """`between` runs the two directions as one batch; its check passes where OpenCV's does."""
+    source = np.ascontiguousarray(reel_frames[10][:144, :256])
+    target = np.ascontiguousarray(reel_frames[12][:144, :256])
+    theirs = FlowEstimator(finest_scale=0, flow="opencv").between(source, target)
+    mine = FlowEstimator(finest_scale=0, flow="torch").between(source, target)
+    agree = (theirs.visible == mine.visible).mean()
+    assert theirs.visible.mean() > 0.5 and agree > 0.9
