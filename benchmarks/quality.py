@@ -46,7 +46,6 @@ from model.color import lab_to_rgb, rgb_to_lab  # noqa: E402
 from model.colorizer import Colorizer, image_to_tensor  # noqa: E402
 from model.correspondence import Matcher  # noqa: E402
 from model.files import write_atomically  # noqa: E402
-from remaster.color.flow import remap, sampling_maps  # noqa: E402
 from remaster.color.methods import FLOWS  # noqa: E402
 from remaster.color.predictor import ColorPredictor  # noqa: E402
 from remaster.commands.evaluate import FramePair, Report, Scorer, video_rgb  # noqa: E402
@@ -90,9 +89,16 @@ class Reference:
 
 
 def flow_ab(grey: np.ndarray, reference: Reference, dis) -> torch.Tensor:
-    """The reference's ab at the place DIS says each pixel of `grey` shows in the reference."""
-    map_x, map_y = sampling_maps(dis.calc(grey, reference.grey, None))
-    warped = remap(reference.ab[0].permute(1, 2, 0).numpy(), map_x, map_y)
+    """The reference's ab at the place DIS says each pixel of `grey` shows in the reference
+    (OpenCV's flow and remap: the baseline as it has always been measured)."""
+    displacement = dis.calc(grey, reference.grey, None)
+    height, width = grey.shape
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    ab = reference.ab[0].permute(1, 2, 0).numpy()
+    warped = cv2.remap(
+        ab, xs + displacement[..., 0], ys + displacement[..., 1], cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
     return torch.from_numpy(warped).permute(2, 0, 1)[None]
 
 

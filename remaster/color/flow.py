@@ -1,13 +1,13 @@
-"""Dense optical flow between grey pictures (DIS), and how far to trust it.
+"""Dense optical flow between grey pictures (DIS), and how far to trust it, on the device.
 
 Shared by the colour methods (carrying a reference's colour onto a frame), `remaster eval`
-(the warp error along the truth's motion) and the benchmark's flow baseline, so all three
-follow motion the same way.
+(the warp error along the truth's motion) and cut detection, so all three follow motion the
+same way.
 
-Two implementations of the same algorithm: OpenCV's (`opencv`), and ours in PyTorch
-(`torch`, dis.py), which runs many pairs at once on any device. On the CPU OpenCV's is 20-30
-times faster (640x360: 50-180 ms against 1.3-3.4 s a flow), so `auto` takes it there and ours
-on a GPU.
+Two implementations of the same algorithm: OpenCV's (`opencv`), and ours in PyTorch (`torch`,
+dis.py), which runs many pairs at once on any device. On the CPU OpenCV's is 20-30 times faster
+(640x360: 50-180 ms against 1.3-3.4 s a flow on 2 cores), so `auto` takes it there and ours on
+a GPU. Either way the flow lands on the device as tensors: warps, checks and masks are torch.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from remaster.color.dis import DisSettings, dis_flow
 from remaster.color.methods import FLOWS
@@ -26,43 +28,6 @@ from remaster.color.methods import FLOWS
 LOOP_SLACK, LOOP_SHARE = 0.5, 0.01
 
 
-def sampling_maps(displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W, 2) displacement -> the x and y maps cv2.remap samples along."""
-    height, width = displacement.shape[:2]
-    grid_x, grid_y = np.meshgrid(
-        np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)
-    )
-    return grid_x + displacement[..., 0], grid_y + displacement[..., 1]
-
-
-def lands_inside(map_x: np.ndarray, map_y: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Where sampling maps point inside a picture of `shape` (height, width)."""
-    height, width = shape
-    return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
-
-
-def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-@dataclass
-class Flow:
-    """Where each pixel of a target picture shows in a source picture, and whether to trust it."""
-
-    map_x: np.ndarray  # (H, W) float32: the source x each target pixel comes from
-    map_y: np.ndarray
-    consistent: np.ndarray  # (H, W) bool: passes the forward-backward check
-    inside: np.ndarray  # (H, W) bool: lands inside the source
-
-    @property
-    def visible(self) -> np.ndarray:
-        return self.consistent & self.inside
-
-    def warp(self, source_image: np.ndarray) -> np.ndarray:
-        """An image of the source brought onto the target's pixels."""
-        return remap(source_image, self.map_x, self.map_y)
-
-
 def flow_for(flow: str, device) -> str:
     """`auto` -> the faster implementation on `device` (see the module's docstring)."""
     if flow == "auto":
@@ -70,9 +35,59 @@ def flow_for(flow: str, device) -> str:
     return flow
 
 
+def sampling_maps(displacement: Tensor) -> tuple[Tensor, Tensor]:
+    """(2, H, W) displacement -> the x and y positions each pixel samples."""
+    height, width = displacement.shape[-2:]
+    ys, xs = torch.meshgrid(
+        torch.arange(height, device=displacement.device, dtype=torch.float32),
+        torch.arange(width, device=displacement.device, dtype=torch.float32),
+        indexing="ij",
+    )
+    return xs + displacement[0], ys + displacement[1]
+
+
+def lands_inside(map_x: Tensor, map_y: Tensor, shape: tuple[int, int]) -> Tensor:
+    """Where sampling maps point inside a picture of `shape` (height, width)."""
+    height, width = shape
+    return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+
+
+def remap(image: Tensor, map_x: Tensor, map_y: Tensor) -> Tensor:
+    """`image` (H, W) or (C, H, W) sampled at the maps, bilinear, the border replicated
+    (cv2.remap's INTER_LINEAR and BORDER_REPLICATE, without its 1/32-pixel rounding)."""
+    height, width = image.shape[-2:]
+    grid = torch.stack(
+        [2 * map_x / max(width - 1, 1) - 1, 2 * map_y / max(height - 1, 1) - 1], dim=-1
+    )
+    planes = image.float()[None] if image.ndim == 3 else image.float()[None, None]
+    out = F.grid_sample(
+        planes, grid[None], mode="bilinear", padding_mode="border", align_corners=True
+    )[0]
+    return out if image.ndim == 3 else out[0]
+
+
+@dataclass
+class Flow:
+    """Where each pixel of a target picture shows in a source picture, and whether to trust it."""
+
+    map_x: Tensor  # (H, W) float32: the source x each target pixel comes from
+    map_y: Tensor
+    consistent: Tensor  # (H, W) bool: passes the forward-backward check
+    inside: Tensor  # (H, W) bool: lands inside the source
+
+    @property
+    def visible(self) -> Tensor:
+        return self.consistent & self.inside
+
+    def warp(self, source_image: Tensor) -> Tensor:
+        """An image (H, W) or (C, H, W) of the source brought onto the target's pixels."""
+        return remap(source_image, self.map_x, self.map_y)
+
+
 class FlowEstimator:
     """DIS optical flow, medium preset; `finest_scale=0` adds the full-resolution level (the
-    preset stops at half resolution). `flow`: which implementation, on which `device`."""
+    preset stops at half resolution). `flow`: which implementation; flows come back on
+    `device`."""
 
     def __init__(
         self, finest_scale: int | None = None, flow: str = "opencv", device: str = "cpu"
@@ -85,27 +100,51 @@ class FlowEstimator:
             self.dis.setFinestScale(finest_scale)
         self.settings = DisSettings(finest_scale=1 if finest_scale is None else finest_scale)
 
-    def displacements(self, sources: list[np.ndarray], targets: list[np.ndarray]) -> list:
-        """(H, W, 2) displacements taking each pixel of each grey source to its target; ours
-        computes all the pairs in one call."""
+    def displacements(self, sources: list[Tensor], targets: list[Tensor]) -> Tensor:
+        """(N, 2, H, W) displacements taking each pixel of each grey source (H, W; uint8
+        values, on any device) to its target; ours computes all the pairs in one call."""
         if self.flow == "opencv":
-            return [self.dis.calc(s, t, None) for s, t in zip(sources, targets, strict=True)]
-        first = torch.from_numpy(np.stack(sources)).to(self.device)
-        second = torch.from_numpy(np.stack(targets)).to(self.device)
-        flows = dis_flow(first, second, self.settings).permute(0, 2, 3, 1).cpu().numpy()
-        return list(flows)
+            pairs = zip(map(as_uint8, sources), map(as_uint8, targets), strict=True)
+            flows = np.stack([self.dis.calc(source, target, None) for source, target in pairs])
+            return torch.from_numpy(flows).permute(0, 3, 1, 2).to(self.device)
+        first = torch.stack([torch.as_tensor(s).to(self.device) for s in sources])
+        second = torch.stack([torch.as_tensor(t).to(self.device) for t in targets])
+        return dis_flow(first, second, self.settings)
 
-    def displacement(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """(H, W, 2) displacement taking each pixel of grey `source` to `target`."""
-        return self.displacements([source], [target])[0]
+    def between_many(self, pairs: list[tuple[Tensor, Tensor]]) -> list[Flow]:
+        """`between` for every (source, target) pair (tensors or arrays), their flows computed
+        in one call."""
+        if not pairs:
+            return []
+        pairs = [(torch.as_tensor(s), torch.as_tensor(t)) for s, t in pairs]
+        # Backward (target -> source) for the maps, forward to check them, all in one call.
+        sources = [t for s, t in pairs] + [s for s, t in pairs]
+        targets = [s for s, t in pairs] + [t for s, t in pairs]
+        displacements = self.displacements(sources, targets)
+        backward, forward = displacements[: len(pairs)], displacements[len(pairs) :]
+        return [
+            checked(back, fore, tuple(pair[0].shape))
+            for back, fore, pair in zip(backward, forward, pairs, strict=True)
+        ]
 
-    def between(self, source: np.ndarray, target: np.ndarray) -> Flow:
+    def between(self, source: Tensor, target: Tensor) -> Flow:
         """Where each pixel of grey `target` shows in grey `source` (same size)."""
-        backward, forward = self.displacements([target, source], [source, target])
-        map_x, map_y = sampling_maps(backward)
-        # Follow the flow into the source, then the other flow back: it should return home.
-        returned = remap(forward, map_x, map_y)
-        loop = backward + returned
-        scale = (backward**2).sum(-1) + (returned**2).sum(-1)
-        consistent = (loop**2).sum(-1) < LOOP_SHARE * scale + LOOP_SLACK
-        return Flow(map_x, map_y, consistent, lands_inside(map_x, map_y, source.shape))
+        return self.between_many([(source, target)])[0]
+
+
+def checked(backward: Tensor, forward: Tensor, shape: tuple[int, int]) -> Flow:
+    """The flow target -> source, with where it survives the forward-backward check."""
+    map_x, map_y = sampling_maps(backward)
+    # Follow the flow into the source, then the other flow back: it should return home.
+    returned = remap(forward, map_x, map_y)
+    loop = backward + returned
+    scale = (backward**2).sum(0) + (returned**2).sum(0)
+    consistent = (loop**2).sum(0) < LOOP_SHARE * scale + LOOP_SLACK
+    return Flow(map_x, map_y, consistent, lands_inside(map_x, map_y, shape))
+
+
+def as_uint8(grey: Tensor | np.ndarray) -> np.ndarray:
+    """A grey picture as OpenCV's DIS takes it: contiguous uint8 on the CPU."""
+    if isinstance(grey, Tensor):
+        grey = grey.detach().to("cpu", torch.uint8).numpy()
+    return np.ascontiguousarray(grey, dtype=np.uint8)

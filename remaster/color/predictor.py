@@ -113,7 +113,7 @@ class ColorPredictor:
 
     def keyframe(self, reference: np.ndarray) -> Keyframe:
         # Propagation works near full resolution: carried colour keeps the reference's detail.
-        rgb = image_to_tensor(reference)
+        rgb = image_to_tensor(reference).to(self.colorizer.device)
         if min(rgb.shape[-2:]) > PROPAGATION_SHORT_SIDE:
             rgb = resize(rgb, scaled_size(*rgb.shape[-2:], PROPAGATION_SHORT_SIDE))
         lab = rgb_to_lab(rgb)[0]
@@ -124,7 +124,7 @@ class ColorPredictor:
         kr, kb = KEYFRAME_LUMA
         luma = kr * red + (1 - kr - kb) * green + kb * blue
         grey = lab_grey(gray_to_lightness(luma[None])[0])
-        return Keyframe(grey, lab[1:].permute(1, 2, 0).numpy().copy())
+        return Keyframe(grey, lab[1:].contiguous())
 
     def track(
         self, guide: Guide, frames: tuple[int | None, ...] = (), steady: float = STEADY
@@ -172,33 +172,34 @@ class ColorPredictor:
         track: ShotTrack | None,
         indices: list[int] | None,
     ) -> tuple[Tensor, list[bool], ShotTrack | None]:
-        """Frame by frame at the propagation size: the keyframes' colours carried over `ab`
-        where the flow reaches (propagate, auto), then stabilised along a copy of the track.
-        Returns the colour, whether the carried colour covers most of each frame, and the
-        track moved on."""
+        """Frame by frame at the propagation size, on the device: the keyframes' colours
+        carried over `ab` where the flow reaches (propagate, auto), then stabilised along a
+        copy of the track. Returns the colour, whether the carried colour covers most of each
+        frame, and the track moved on."""
         near_full = lightness.to(self.colorizer.device, torch.float32)
         if min(near_full.shape[-2:]) > PROPAGATION_SHORT_SIDE:
             near_full = resize(
                 near_full, scaled_size(*near_full.shape[-2:], PROPAGATION_SHORT_SIDE)
             )
-        frames_ab = upsample(ab, near_full.shape[-2:]).cpu().numpy().transpose(0, 2, 3, 1)
+        frames_ab = list(upsample(ab, near_full.shape[-2:]).unbind(0))
         indices = indices if indices is not None else list(range(len(frames_ab)))
-        track = track.copy() if track is not None else None
+        greys = [lab_grey(frame[0]) for frame in near_full]
         carries = self.method in ("propagate", "auto")
+        track = track.copy() if track is not None else None
+        if track is not None:
+            track.prefetch(indices, greys, carries)
         mostly_carried = [False] * len(frames_ab)
-        for k, (index, frame_lightness) in enumerate(
-            zip(indices, near_full[:, 0].cpu(), strict=True)
-        ):
+        for k, (index, grey) in enumerate(zip(indices, greys, strict=True)):
             frame_track = track or self.track(guide)  # a still stands alone
-            grey = lab_grey(frame_lightness)
             motion = frame_track.step(index, grey)
             if carries:
                 carried = frame_track.carry(index, grey, motion)
-                trust = carried.trust[..., None]
-                frames_ab[k] = trust * carried.ab + (1 - trust) * frames_ab[k]
+                frames_ab[k] = carried.trust * carried.ab + (1 - carried.trust) * frames_ab[k]
                 mostly_carried[k] = bool(carried.trust.mean() >= 0.5)
             frames_ab[k] = frame_track.stabilise(frames_ab[k], motion)
-        return torch.from_numpy(frames_ab.transpose(0, 3, 1, 2).copy()), mostly_carried, track
+        if track is not None:
+            track.ahead = {}  # the batch's flows are spent
+        return torch.stack(frames_ab), mostly_carried, track
 
     def exemplar(
         self, working: Tensor, guide: Guide, same_shot: bool = False
@@ -213,7 +214,7 @@ class ColorPredictor:
         return fusion.blend(embedded), fusion.matched_share()
 
 
-def lab_grey(lightness: Tensor) -> np.ndarray:
-    """(h, w) L in [0, 100] -> uint8 grey for optical flow (L itself, scaled: flow only needs
-    the same mapping on both sides)."""
-    return (lightness.clamp(0, 100) * 2.55).round().to(torch.uint8).numpy()
+def lab_grey(lightness: Tensor) -> Tensor:
+    """(h, w) L in [0, 100] -> uint8 grey for optical flow, on its device (L itself, scaled:
+    flow only needs the same mapping on both sides)."""
+    return (lightness.clamp(0, 100) * 2.55).round().to(torch.uint8)

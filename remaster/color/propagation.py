@@ -25,6 +25,10 @@ A `ShotTrack` follows one refs entry frame by frame, in film order, at the propa
 
 A track is rebuilt at every segment from the frames before it (stage.py), so an
 interrupted run, or one spread over several processes, makes the frames one run makes.
+
+Everything here is torch on the colorizer's device: greys are (H, W) uint8 tensors, colour
+(2, H, W) ab. The flows a batch of frames needs depend only on the greys, so `prefetch`
+computes them all in one call (flow.py) before the frames are followed one by one.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from remaster.color.flow import Flow, FlowEstimator, lands_inside, remap
 
@@ -64,8 +69,8 @@ class Keyframe:
     """A reference at the propagation size: its grey (uint8) and ab, and the film frame it
     shows when the refs file says so."""
 
-    grey: np.ndarray
-    ab: np.ndarray  # (h, w, 2) float32
+    grey: Tensor  # (h, w) uint8
+    ab: Tensor  # (2, h, w) float32
     frame: int | None = None
 
 
@@ -73,8 +78,8 @@ class Keyframe:
 class Carried:
     """One frame's colour from the keyframes: ab and a soft per-pixel trust in [0, 1]."""
 
-    ab: np.ndarray  # (h, w, 2)
-    trust: np.ndarray  # (h, w)
+    ab: Tensor  # (2, h, w)
+    trust: Tensor  # (h, w)
 
 
 @dataclass
@@ -82,31 +87,46 @@ class Motion:
     """How a frame follows from the previous one."""
 
     flow: Flow  # where each pixel of this frame shows in the previous one
-    agrees: np.ndarray  # (h, w) bool: consistent, inside, and the luminances agree
+    agrees: Tensor  # (h, w) bool: consistent, inside, and the luminances agree
 
 
 def resized(keyframe: Keyframe, shape: tuple[int, int]) -> Keyframe:
-    """The keyframe at a frame's size (a reference of another shape is stretched to it)."""
-    if keyframe.grey.shape == shape:
+    """The keyframe at a frame's size (a reference of another shape is stretched to it): area
+    averages down, bilinear up, as OpenCV's INTER_AREA does."""
+    if tuple(keyframe.grey.shape) == tuple(shape):
         return keyframe
-    height, width = shape
-    return Keyframe(
-        cv2.resize(keyframe.grey, (width, height), interpolation=cv2.INTER_AREA),
-        cv2.resize(keyframe.ab, (width, height), interpolation=cv2.INTER_AREA),
-        keyframe.frame,
-    )
+    down = shape[0] <= keyframe.grey.shape[0] and shape[1] <= keyframe.grey.shape[1]
+    mode = {"mode": "area"} if down else {"mode": "bilinear", "align_corners": False}
+    grey = F.interpolate(keyframe.grey.float()[None, None], size=shape, **mode)[0, 0]
+    ab = F.interpolate(keyframe.ab[None], size=shape, **mode)[0]
+    return Keyframe(grey.round().clamp(0, 255).to(torch.uint8), ab, keyframe.frame)
 
 
-def agreement(flow: Flow, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+def agreement(flow: Flow, source: Tensor, target: Tensor) -> Tensor:
     """Where the flow is consistent, inside, and joins luminances that agree."""
-    close = np.abs(flow.warp(source).astype(np.float32) - target) < LUMA_AGREEMENT
+    close = (flow.warp(source) - target.float()).abs() < LUMA_AGREEMENT
     return flow.visible & close
 
 
-def soft(mask: np.ndarray) -> np.ndarray:
-    """A hard mask with softened edges: a hard seam between sources shows as a line."""
-    mask = cv2.erode(mask.astype(np.float32), np.ones((3, 3), np.uint8))
-    return cv2.GaussianBlur(mask, (0, 0), 2)
+def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
+    """(H, W) float blurred as cv2.GaussianBlur(image, (0, 0), sigma) does a float32 picture:
+    a kernel of 8 sigma + 1 taps, the border reflected (101)."""
+    radius = int(round(sigma * 8 + 1)) // 2
+    taps = torch.arange(-radius, radius + 1, device=image.device, dtype=torch.float32)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    mode = "reflect" if min(image.shape) > radius else "replicate"
+    planes = F.pad(image[None, None], (radius, radius, 0, 0), mode=mode)
+    planes = F.conv2d(planes, kernel.view(1, 1, 1, -1))
+    planes = F.pad(planes, (0, 0, radius, radius), mode=mode)
+    return F.conv2d(planes, kernel.view(1, 1, -1, 1))[0, 0]
+
+
+def soft(mask: Tensor) -> Tensor:
+    """A hard mask with softened edges: a hard seam between sources shows as a line. Eroded
+    by a 3x3 square first (nothing outside the picture erodes it), then blurred."""
+    eroded = -F.max_pool2d(-mask.float()[None, None], 3, stride=1, padding=1)[0, 0]
+    return gaussian_blur(eroded, 2)
 
 
 class ShotTrack:
@@ -122,29 +142,52 @@ class ShotTrack:
         self.keyframes = keyframes
         self.steady = steady
         self.last: int | None = None  # index of the previous frame
-        self.grey: np.ndarray | None = None  # previous frame's grey
-        self.ab: np.ndarray | None = None  # previous frame's output ab
+        self.grey: Tensor | None = None  # previous frame's grey
+        self.ab: Tensor | None = None  # previous frame's output ab
         # Per keyframe: the previous frame's place in it (x and y maps), or None.
-        self.chains: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(keyframes)
+        self.chains: list[tuple[Tensor, Tensor] | None] = [None] * len(keyframes)
         self.found: list[tuple[float, int]] = [(0.0, -1)] * len(keyframes)  # best direct match
+        self.ahead: dict[tuple, Flow] = {}  # flows `prefetch` computed for the coming frames
 
     def copy(self) -> ShotTrack:
-        """A track to move on while this one stays as it is. Its arrays are only ever replaced,
-        never changed in place, so copying the lists that hold them is enough."""
+        """A track to move on while this one stays as it is. Its tensors are only ever
+        replaced, never changed in place, so copying the containers that hold them is enough."""
         twin = copy.copy(self)
         twin.keyframes, twin.chains, twin.found = [*self.keyframes], [*self.chains], [*self.found]
+        twin.ahead = dict(self.ahead)
         return twin
 
-    # -- one frame ------------------------------------------------------------------------
+    # -- flows, ahead of the frames ---------------------------------------------------------
 
-    def step(self, index: int, grey: np.ndarray) -> Motion | None:
+    def prefetch(self, indices: list[int], greys: list[Tensor], carries: bool) -> None:
+        """Compute in one call every flow the frames `indices` (in order) will ask for: each
+        from the frame before it, and (`carries`) from each keyframe that colours it."""
+        wanted: dict[tuple, tuple[Tensor, Tensor]] = {}
+        previous, last = self.grey, self.last
+        for index, grey in zip(indices, greys, strict=True):
+            if previous is not None and last == index - 1 and previous.shape == grey.shape:
+                wanted[("step", index)] = (previous, grey)
+            previous, last = grey, index
+            for position, (_, weight) in enumerate(self.weighted(index) if carries else []):
+                if weight > 0:
+                    keyframe = self.sized(position, tuple(grey.shape))
+                    wanted[("direct", position, index)] = (keyframe.grey, grey)
+        flows = self.flows.between_many(list(wanted.values()))
+        self.ahead = dict(zip(wanted, flows, strict=True))
+
+    def flow(self, key: tuple, source: Tensor, target: Tensor) -> Flow:
+        found = self.ahead.get(key)
+        return found if found is not None else self.flows.between(source, target)
+
+    # -- one frame ------------------------------------------------------------------------
+    def step(self, index: int, grey: Tensor) -> Motion | None:
         """Move the track onto frame `index`: how it follows from the previous frame, or None
         where there is no usable previous frame (the first, after a gap, after a cut)."""
         motion = None
         if self.grey is not None and self.last == index - 1 and self.grey.shape == grey.shape:
-            flow = self.flows.between(self.grey, grey)
+            flow = self.flow(("step", index), self.grey, grey)
             agrees = agreement(flow, self.grey, grey)
-            if agrees.mean() >= FOLLOWABLE:  # otherwise a cut: nothing carries over it
+            if agrees.float().mean() >= FOLLOWABLE:  # otherwise a cut: nothing carries over it
                 motion = Motion(flow, agrees)
         if motion is None:
             self.chains = [None] * len(self.keyframes)
@@ -152,53 +195,54 @@ class ShotTrack:
         self.last, self.grey = index, grey
         return motion
 
-    def carry(self, index: int, grey: np.ndarray, motion: Motion | None) -> Carried:
+    def carry(self, index: int, grey: Tensor, motion: Motion | None) -> Carried:
         """The keyframes' colours for this frame, by direct and chained flow."""
-        height, width = grey.shape
-        total_ab = np.zeros((height, width, 2), np.float32)
-        total_trust = np.zeros((height, width), np.float32)
+        total_ab = grey.new_zeros((2, *grey.shape), dtype=torch.float32)
+        total_trust = grey.new_zeros(grey.shape, dtype=torch.float32)
         for position, (_, weight) in enumerate(self.weighted(index)):
             if weight == 0:
                 continue
             carried = self.carry_one(position, index, grey, motion)
-            total_ab += (weight * carried.trust)[..., None] * carried.ab
-            total_trust += weight * carried.trust
-        ab = total_ab / np.maximum(total_trust, 1e-6)[..., None]
-        return Carried(ab, np.clip(total_trust, 0, 1))
+            total_ab = total_ab + (weight * carried.trust) * carried.ab
+            total_trust = total_trust + weight * carried.trust
+        ab = total_ab / total_trust.clamp(min=1e-6)
+        return Carried(ab, total_trust.clamp(0, 1))
 
     def sized(self, position: int, shape: tuple[int, int]) -> Keyframe:
         """Keyframe `position` at the frames' size, resized once per track, not per frame."""
         keyframe = self.keyframes[position]
-        if keyframe.grey.shape != shape:
+        if tuple(keyframe.grey.shape) != tuple(shape):
             keyframe = self.keyframes[position] = resized(keyframe, shape)
         return keyframe
 
-    def carry_one(self, position: int, index: int, grey: np.ndarray, motion) -> Carried:
-        keyframe = self.sized(position, grey.shape)
-        flow = self.flows.between(keyframe.grey, grey)
+    def carry_one(self, position: int, index: int, grey: Tensor, motion) -> Carried:
+        shape = tuple(grey.shape)
+        keyframe = self.sized(position, shape)
+        flow = self.flow(("direct", position, index), keyframe.grey, grey)
         direct = (flow.map_x, flow.map_y)
         agrees = agreement(flow, keyframe.grey, grey)
-        share = float(agrees.mean())
+        share = float(agrees.float().mean())
         if share > self.found[position][0]:
             self.found[position] = (share, index)
         chain = self.chains[position]
-        inside = lands_inside(*direct, grey.shape)
+        inside = lands_inside(*direct, shape)
         if index == keyframe.frame:
             maps, trusted, chain = direct, inside, direct  # the chain starts on its keyframe
         elif chain is not None and motion is not None:
             chained = (motion.flow.warp(chain[0]), motion.flow.warp(chain[1]))
-            reached = lands_inside(*chained, grey.shape) & motion.flow.inside
+            reached = lands_inside(*chained, shape) & motion.flow.inside
             maps = self.pick(keyframe.grey, grey, direct, chained, reached)
-            inside = lands_inside(*maps, grey.shape)
+            inside = lands_inside(*maps, shape)
             # What the chain does not reach came into view since it started: the direct
             # flow's colour is sure there only where it passes the check.
             trusted = inside & (reached | agrees)
             # The chain goes on unpicked (measured: picking per frame and chaining the picked
             # maps did 2-6% worse); what came into view joins it where the direct flow is sure.
             joins = reached | agrees
+            outside = torch.full_like(direct[0], OUTSIDE)
             chain = (
-                np.where(reached, chained[0], np.where(joins, direct[0], OUTSIDE)),
-                np.where(reached, chained[1], direct[1]),
+                torch.where(reached, chained[0], torch.where(joins, direct[0], outside)),
+                torch.where(reached, chained[1], direct[1]),
             )
         elif share >= FOLLOWABLE:
             # The chain starts here. A followed frame takes the carried colour wherever it
@@ -208,9 +252,10 @@ class ShotTrack:
             maps, trusted, chain = direct, inside, direct
         else:  # another scene, or lost: nothing is carried (never across a cut)
             self.chains[position] = None
-            return Carried(np.zeros((*grey.shape, 2), np.float32), np.zeros(grey.shape, np.float32))
+            nothing = grey.new_zeros(shape, dtype=torch.float32)
+            return Carried(torch.stack([nothing, nothing]), nothing)
         self.chains[position] = chain
-        trust = np.maximum(soft(trusted), GUESS * soft(inside))
+        trust = torch.maximum(soft(trusted), GUESS * soft(inside))
         return Carried(remap(keyframe.ab, *maps), trust)
 
     @staticmethod
@@ -219,13 +264,13 @@ class ShotTrack:
         smoothed, so the choice is made by neighbourhoods, not by single noisy pixels)."""
 
         def error(maps):
-            landed = remap(keyframe_grey, *maps).astype(np.float32)
-            return cv2.GaussianBlur(np.abs(landed - grey), (0, 0), PICK_SIGMA)
+            landed = remap(keyframe_grey, *maps)
+            return gaussian_blur((landed - grey.float()).abs(), PICK_SIGMA)
 
         take_chained = reached & (error(chained) < error(direct))
         return (
-            np.where(take_chained, chained[0], direct[0]),
-            np.where(take_chained, chained[1], direct[1]),
+            torch.where(take_chained, chained[0], direct[0]),
+            torch.where(take_chained, chained[1], direct[1]),
         )
 
     def shows_its_shot(self) -> bool:
@@ -256,10 +301,10 @@ class ShotTrack:
                 weights[min(nearest, key=lambda k: abs(self.keyframes[k].frame - index))] = 1.0
         return list(zip(self.keyframes, weights, strict=True))
 
-    def stabilise(self, ab: np.ndarray, motion: Motion | None) -> np.ndarray:
-        """ab moved toward the previous output where the flow from it is trusted."""
+    def stabilise(self, ab: Tensor, motion: Motion | None) -> Tensor:
+        """ab (2, h, w) moved toward the previous output where the flow from it is trusted."""
         if motion is not None and self.ab is not None and self.steady > 0:
             carried = motion.flow.warp(self.ab)
-            ab = ab + (self.steady * soft(motion.agrees))[..., None] * (carried - ab)
+            ab = ab + (self.steady * soft(motion.agrees)) * (carried - ab)
         self.ab = ab
         return ab

@@ -148,7 +148,7 @@ class FlowCuts:
 
     def feed(self, index: int, grey: np.ndarray) -> None:
         if self.previous is not None:
-            if self.flows.between(self.previous, grey).visible.mean() < FLOW_SHARE:
+            if self.flows.between(self.previous, grey).visible.float().mean() < FLOW_SHARE:
                 self.found.append(index)
         self.previous = grey
 

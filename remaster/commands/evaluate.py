@@ -317,7 +317,7 @@ class Scorer:
         if index == 0 or track.starts_shot(index):
             return
         flow = self.flows.between(previous, grey)
-        if track.detect and flow.visible.mean() < CUT_VISIBLE_SHARE:
+        if track.detect and flow.visible.float().mean() < CUT_VISIBLE_SHARE:
             track.detected.append(index)
             return
         track.flows[index] = flow

@@ -62,8 +62,9 @@ def warp_error(previous: np.ndarray, current: np.ndarray, flow: Flow) -> float:
     pixels the flow sees in both; NaN when it sees none."""
     if not flow.visible.any():
         return float("nan")
-    difference = lab_of(flow.warp(previous)) - lab_of(current)
-    distance = difference.square().sum(dim=0).sqrt().numpy()
+    warped = flow.warp(torch.from_numpy(previous).permute(2, 0, 1)).clamp(0, 255)
+    difference = rgb_to_lab(warped[None] / 255)[0] - lab_of(current)
+    distance = difference.square().sum(dim=0).sqrt()
     return float(distance[flow.visible].mean())
 
 
