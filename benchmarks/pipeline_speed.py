@@ -46,6 +46,7 @@ from remaster.run.film import (  # noqa: E402
     colorize_film,
     reference_guides,
 )
+from remaster.run.malloc import keep_freed_memory  # noqa: E402
 from remaster.run.weights import resolve_weights  # noqa: E402
 
 CLIP = ROOT / "examples" / "film" / "reel.mp4"
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-methods", action="store_true", help="only the default method")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as the command line does
     colorizer = Colorizer.from_checkpoint(resolve_weights(None), args.device)
     with av.open(str(args.clip)) as container:
         stream = container.streams.video[0]

@@ -26,7 +26,8 @@ from model.errors import CheckpointError
 from remaster.commands import cli
 from remaster.errors import RemasterError
 from remaster.media.images import write_image
-from tests.media import photo_like, write_deep_video, write_tone
+from tests.helpers import run_remaster
+from tests.media import photo_like, write_clip, write_deep_video, write_tone
 
 SIZE = (48, 64)  # height, width
 
@@ -411,3 +412,20 @@ def test_a_weights_file_that_cannot_be_used(
 def test_cuda_asked_for_where_there_is_none(job, clip, tmp_path):
     refused(job, clip, "--device cuda", "no CUDA GPU", "--device cpu", extra=("--device", "cuda"))
     assert not written(tmp_path / "out.mp4")
+
+
+def test_an_nvenc_codec_without_an_nvidia_gpu_is_one_line_before_any_work(tmp_path):
+    from remaster.media.video import nvenc_available
+
+    if nvenc_available("h264-nvenc"):
+        pytest.skip("this machine has NVIDIA's encoder")
+    write_clip(tmp_path / "reel.mp4", frames=4, rate=Fraction(24), audio=False)
+    write_image(tmp_path / "ref.png", photo_like(48, 64, 0))
+    output = tmp_path / "out.mp4"
+    result = run_remaster(
+        tmp_path / "reel.mp4", "--ref", tmp_path / "ref.png", "-o", output, "--codec", "h264-nvenc"
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--codec h264-nvenc: NVIDIA's encoder cannot be opened" in lines[0]
+    assert not output.exists()

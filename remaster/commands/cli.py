@@ -145,7 +145,8 @@ def image(
     "--codec",
     type=click.Choice(list(CODECS)),
     default=None,
-    help="h264 (default; .mp4/.mov/.mkv), prores (ProRes 422 HQ, .mov), ffv1 (lossless, .mkv).",
+    help="h264 (default; .mp4/.mov/.mkv), prores (ProRes 422 HQ, .mov), ffv1 (lossless, .mkv), "
+    "h264-nvenc or hevc-nvenc (NVIDIA's encoders, on the GPU).",
 )
 @click.option(
     "--crf",
@@ -464,6 +465,9 @@ def batch(context: click.Context, jobs_file: Path, shard, dry_run: bool, quiet: 
 
 
 def main() -> None:
+    from remaster.run.malloc import keep_freed_memory
+
+    keep_freed_memory()
     debug = "--debug" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False)

@@ -8,6 +8,7 @@ and 23.976/29.97 material stay in sync with the copied audio.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,7 +21,13 @@ import av.filter
 import numpy as np
 
 from remaster.errors import InputError, OutputError
-from remaster.media.codecs import CODECS, CONTAINER_CODECS, DEEP_FORMATS
+from remaster.media.codecs import (
+    CODECS,
+    CONTAINER_CODECS,
+    DEEP_FORMATS,
+    ENCODER_THREADS,
+    NVENC,
+)
 from remaster.media.damage import Damaged, DecodePolicy, DecodeReport, mend
 from remaster.media.frames import Picture
 
@@ -391,7 +398,26 @@ def codec_for(output: Path, codec: str | None) -> str:
                 f"{c} in {s}" for s, cs in CONTAINER_CODECS.items() for c in cs if c == codec
             )
         )
+    if codec in NVENC and not nvenc_available(codec):
+        raise OutputError(
+            f"--codec {codec}: NVIDIA's encoder cannot be opened here (no NVIDIA GPU, or its "
+            "driver is missing); use --codec h264, or run on a machine with an NVIDIA GPU"
+        )
     return codec
+
+
+@functools.cache
+def nvenc_available(codec: str = "h264-nvenc") -> bool:
+    """Whether NVIDIA's encoder opens on this machine (FFmpeg has it built in; it needs the
+    GPU and its driver at run time)."""
+    try:
+        context = av.CodecContext.create(CODECS[codec][0], "w")
+        context.width, context.height, context.pix_fmt = 256, 256, "yuv420p"
+        context.time_base = Fraction(1, 24)
+        context.open()
+    except (av.FFmpegError, ValueError, OSError):
+        return False
+    return True
 
 
 class SegmentWriter:
@@ -417,6 +443,8 @@ class SegmentWriter:
             self.pixel_format = DEEP_FORMATS[codec]
         if codec == "h264":
             options = {**options, "crf": str(crf), "preset": preset}
+        if codec in NVENC:
+            options = {**options, "cq": str(crf)}
         self.width = info.width
         self.offset: int | None = None
         self.time_base = info.time_base
@@ -432,6 +460,8 @@ class SegmentWriter:
             context.sample_aspect_ratio = info.sample_aspect_ratio
         context.colorspace = info.colorspace
         context.color_range = info.color_range
+        if codec in ENCODER_THREADS:
+            context.thread_count, context.thread_type = 0, ENCODER_THREADS[codec]
         self.stream.options = options
 
     def write(self, picture: Picture) -> None:

@@ -1,0 +1,168 @@
+"""Frames/s of the colour stage alone and of the whole pipeline, per method and frame size,
+beside the paper's Table 1; and where the time goes at 1080p (decode, colour, encode).
+
+    .venv/bin/python benchmarks/gpu_speed.py [--device cuda] [--frames 48] [--quick]
+
+Made to run in one short slot on the GPU machine (under 8 minutes on one H200): each size is a
+camera panning across a real photo (examples/film/refs/street.jpg), grey as a transfer holds
+it, encoded as H.264, its first frame in colour as the keyframe (the archive workflow);
+`embed`, `exemplar` and `auto` each colour it, first the colour stage alone on frames already
+decoded (batches of 4; `embed` at 256x256 also in batches of 64), then `remaster FILM` end to
+end (decode, colour, encode with the fastest encoder the machine has, mux). `--quick` runs
+small sizes and few frames, to check the script on a CPU. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from model.colorizer import Colorizer  # noqa: E402
+from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
+from remaster.color.predictor import ColorPredictor  # noqa: E402
+from remaster.color.stage import ColorStage  # noqa: E402
+from remaster.media.forms import open_source  # noqa: E402
+from remaster.media.images import write_image  # noqa: E402
+from remaster.media.video import SegmentWriter, nvenc_available  # noqa: E402
+from remaster.run.check import check_job  # noqa: E402
+from remaster.run.film import FilmOptions, colorize_film, reference_guides  # noqa: E402
+from remaster.run.malloc import keep_freed_memory  # noqa: E402
+from remaster.run.weights import resolve_weights  # noqa: E402
+
+PHOTO = ROOT / "examples" / "film" / "refs" / "street.jpg"
+SIZES = ((256, 256), (512, 512), (1280, 720), (1920, 1080))
+QUICK_SIZES = ((128, 128), (256, 144))
+METHODS = ("embed", "exemplar", "auto")
+PAPER = {256: 0.03, 512: 0.08, 1024: 0.32}  # s a frame, Color2Embed's Table 1 (1080Ti)
+RATE = Fraction(24)
+
+
+def panning_clip(folder: Path, width: int, height: int, frames: int) -> tuple[Path, Path]:
+    """A grey H.264 pan across the photo and a refs file whose keyframe is its first frame in
+    colour."""
+    photo = cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2RGB)
+    step = max(1, width // 200)
+    wide = cv2.resize(photo, (width + step * frames, height), interpolation=cv2.INTER_AREA)
+    colour = [np.ascontiguousarray(wide[:, step * k : step * k + width]) for k in range(frames)]
+    clip = folder / f"pan-{width}x{height}.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=RATE, options={"preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index, rgb in enumerate(colour):
+            grey = np.repeat(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+            frame = av.VideoFrame.from_ndarray(grey, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    keyframe = folder / f"key-{width}x{height}.png"
+    write_image(keyframe, colour[0])
+    refs = folder / f"refs-{width}x{height}.yaml"
+    refs.write_text(f"shots:\n  - start: 0\n    ref: {keyframe.name}\n    keyframe: 0\n")
+    return clip, refs
+
+
+def synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def colour_stage_fps(
+    clip: Path, refs: Path, method: str, colorizer: Colorizer, batch: int, passes: int = 2
+) -> float:
+    """Frames/s of the colour stage on frames already decoded (guides built beforehand); the
+    last of `passes` passes is timed, the first warms the device up."""
+    job = check_job(clip, refs, None)
+    pictures = list(job.source.frames())
+    predictor = ColorPredictor(colorizer, method)
+    guides = reference_guides(predictor, job.plan)
+    seconds = float("nan")
+    for _ in range(passes):
+        stage = ColorStage(predictor, guides, job.source.full_range, job.source.info.bits)
+        items = assign_entries(pictures, job.plan, job.source.info.rate)
+        synchronise(colorizer.device)
+        started = time.perf_counter()
+        for prediction in stage(batch_by_entry(items, batch, 10**9)):
+            prediction.ab.sum().item()  # the colour is there, not queued
+        synchronise(colorizer.device)
+        seconds = time.perf_counter() - started
+    return len(pictures) / seconds
+
+
+def end_to_end_fps(clip: Path, refs: Path, method: str, colorizer: Colorizer, codec: str):
+    output = clip.with_name(f"{clip.stem}-{method}.mp4")
+    options = FilmOptions(
+        source=clip, output=output, refs=refs, quiet=True, method=method, codec=codec,
+        device=str(colorizer.device),
+    )  # fmt: skip
+    summary = colorize_film(options, colorizer)
+    output.unlink()
+    return summary.frames / summary.seconds
+
+
+def decode_fps(clip: Path) -> float:
+    source = open_source(clip, None)
+    started = time.perf_counter()
+    count = sum(1 for _ in source.frames())
+    return count / (time.perf_counter() - started)
+
+
+def encode_fps(clip: Path, codec: str, folder: Path) -> float:
+    source = open_source(clip, None)
+    pictures = list(source.frames())
+    writer = SegmentWriter(folder / f"encode{clip.suffix}", source.info, codec)
+    started = time.perf_counter()
+    for picture in pictures:
+        writer.write(picture)
+    writer.close()
+    return len(pictures) / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--quick", action="store_true", help="small sizes, few frames (CPU)")
+    args = parser.parse_args(argv)
+    keep_freed_memory()  # as the command line does
+    sizes, frames = (QUICK_SIZES, 8) if args.quick else (SIZES, args.frames)
+    colorizer = Colorizer.from_checkpoint(resolve_weights(None), args.device)
+    codec = "h264-nvenc" if nvenc_available() else "h264"
+    name = torch.cuda.get_device_name() if colorizer.device.type == "cuda" else "CPU"
+    print(f"torch {torch.__version__} on {name}; encoder {codec}; {frames} frames a size")
+    print("| size | method | colour stage, frames/s | end to end, frames/s | paper, s a frame |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    with tempfile.TemporaryDirectory(prefix="remaster-gpu-speed-") as folder:
+        for width, height in sizes:
+            clip, refs = panning_clip(Path(folder), width, height, frames)
+            paper = PAPER.get(max(width, height) if width == height else 0)
+            for method in METHODS:
+                stage = colour_stage_fps(clip, refs, method, colorizer, batch=4)
+                whole = end_to_end_fps(clip, refs, method, colorizer, codec)
+                cited = f"{paper:.2f}" if paper else ""
+                print(f"| {width}x{height} | {method} | {stage:.1f} | {whole:.1f} | {cited} |")
+            if (width, height) == sizes[0]:
+                big = colour_stage_fps(clip, refs, "embed", colorizer, batch=64)
+                print(f"| {width}x{height} | embed, batches of 64 | {big:.1f} | | |")
+            sys.stdout.flush()
+        width, height = sizes[-1]
+        clip, _ = panning_clip(Path(folder), width, height, frames)
+        print(
+            f"\nwhere the time goes at {width}x{height}: decode {decode_fps(clip):.1f} "
+            f"frames/s, encode ({codec}) {encode_fps(clip, codec, Path(folder)):.1f} frames/s"
+        )
+
+
+if __name__ == "__main__":
+    main()
