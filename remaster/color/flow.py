@@ -12,6 +12,7 @@ a GPU. Either way the flow lands on the device as tensors: warps, checks and mas
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -35,14 +36,19 @@ def flow_for(flow: str, device) -> str:
     return flow
 
 
+@functools.lru_cache(maxsize=8)
+def pixel_positions(height: int, width: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Every pixel's x and y (made once per size: a film has one or two)."""
+    return torch.meshgrid(
+        torch.arange(width, device=device, dtype=torch.float32),
+        torch.arange(height, device=device, dtype=torch.float32),
+        indexing="xy",
+    )
+
+
 def sampling_maps(displacement: Tensor) -> tuple[Tensor, Tensor]:
     """(2, H, W) displacement -> the x and y positions each pixel samples."""
-    height, width = displacement.shape[-2:]
-    ys, xs = torch.meshgrid(
-        torch.arange(height, device=displacement.device, dtype=torch.float32),
-        torch.arange(width, device=displacement.device, dtype=torch.float32),
-        indexing="ij",
-    )
+    xs, ys = pixel_positions(*displacement.shape[-2:], displacement.device)
     return xs + displacement[0], ys + displacement[1]
 
 
@@ -52,18 +58,27 @@ def lands_inside(map_x: Tensor, map_y: Tensor, shape: tuple[int, int]) -> Tensor
     return (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
 
 
-def remap(image: Tensor, map_x: Tensor, map_y: Tensor) -> Tensor:
-    """`image` (H, W) or (C, H, W) sampled at the maps, bilinear, the border replicated
-    (cv2.remap's INTER_LINEAR and BORDER_REPLICATE, without its 1/32-pixel rounding)."""
-    height, width = image.shape[-2:]
+def sampling_grid(map_x: Tensor, map_y: Tensor, shape: tuple[int, int]) -> Tensor:
+    """Maps of positions in a picture of `shape` -> grid_sample's (1, H, W, 2) grid, in which
+    -1 and 1 are the centres of the corner pixels."""
+    height, width = shape
     grid = torch.stack(
         [2 * map_x / max(width - 1, 1) - 1, 2 * map_y / max(height - 1, 1) - 1], dim=-1
     )
+    return grid[None]
+
+
+def sample_grid(image: Tensor, grid: Tensor) -> Tensor:
+    """`image` (H, W) or (C, H, W) at a sampling grid, bilinear, the border replicated."""
     planes = image.float()[None] if image.ndim == 3 else image.float()[None, None]
-    out = F.grid_sample(
-        planes, grid[None], mode="bilinear", padding_mode="border", align_corners=True
-    )[0]
-    return out if image.ndim == 3 else out[0]
+    out = F.grid_sample(planes, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return out[0] if image.ndim == 3 else out[0, 0]
+
+
+def remap(image: Tensor, map_x: Tensor, map_y: Tensor) -> Tensor:
+    """`image` (H, W) or (C, H, W) sampled at the maps, bilinear, the border replicated
+    (cv2.remap's INTER_LINEAR and BORDER_REPLICATE, without its 1/32-pixel rounding)."""
+    return sample_grid(image, sampling_grid(map_x, map_y, tuple(image.shape[-2:])))
 
 
 @dataclass
@@ -79,9 +94,15 @@ class Flow:
     def visible(self) -> Tensor:
         return self.consistent & self.inside
 
+    @functools.cached_property
+    def grid(self) -> Tensor:
+        """The maps as grid_sample takes them, made once for every warp along this flow."""
+        return sampling_grid(self.map_x, self.map_y, tuple(self.map_x.shape))
+
     def warp(self, source_image: Tensor) -> Tensor:
-        """An image (H, W) or (C, H, W) of the source brought onto the target's pixels."""
-        return remap(source_image, self.map_x, self.map_y)
+        """An image (H, W) or (C, H, W) of the source (of the target's size) brought onto the
+        target's pixels."""
+        return sample_grid(source_image, self.grid)
 
 
 class FlowEstimator:

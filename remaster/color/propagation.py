@@ -229,7 +229,7 @@ class ShotTrack:
         if index == keyframe.frame:
             maps, trusted, chain = direct, inside, direct  # the chain starts on its keyframe
         elif chain is not None and motion is not None:
-            chained = (motion.flow.warp(chain[0]), motion.flow.warp(chain[1]))
+            chained = tuple(motion.flow.warp(torch.stack(chain)).unbind(0))
             reached = lands_inside(*chained, shape) & motion.flow.inside
             maps = self.pick(keyframe.grey, grey, direct, chained, reached)
             inside = lands_inside(*maps, shape)
