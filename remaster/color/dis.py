@@ -153,14 +153,9 @@ def sample_patches(second: Tensor, grid: PatchGrid, flow: Tensor, size: int) -> 
     xs = x0[..., None, None] + offsets[None, None, None, :]  # (B, P, 1, size)
     ys = y0[..., None, None] + offsets[None, None, :, None]  # (B, P, size, 1)
     xs, ys = torch.broadcast_tensors(xs, ys)
-    # grid_sample's coordinates: -1 and 1 are the centres of the corner pixels.
-    norm = torch.stack([2 * xs / max(width - 1, 1) - 1, 2 * ys / max(height - 1, 1) - 1], -1)
     batch, count = flow.shape[:2]
-    norm = norm.reshape(batch, count, size * size, 2)
-    sampled = F.grid_sample(
-        second[:, None], norm, mode="bilinear", padding_mode="border", align_corners=True
-    )
-    return sampled[:, 0]
+    shape = (batch, count, size * size)
+    return warp_replicate(second, xs.reshape(shape), ys.reshape(shape))
 
 
 def patch_cost(grid: PatchGrid, second: Tensor, flow: Tensor, size: int):
@@ -240,11 +235,7 @@ def inverse_search(first: Tensor, second: Tensor, dense: Tensor, settings: DisSe
 def sample(picture: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """(B, H, W) picture at float positions (B, H, W), bilinear, positions clamped inside."""
     height, width = picture.shape[-2:]
-    x = x.clamp(0, width - 1 - _EPS)
-    y = y.clamp(0, height - 1 - _EPS)
-    norm = torch.stack([2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1], -1)
-    out = F.grid_sample(picture[:, None], norm, mode="bilinear", align_corners=True)
-    return out[:, 0]
+    return warp_replicate(picture, x.clamp(0, width - 1 - _EPS), y.clamp(0, height - 1 - _EPS))
 
 
 def covering(count: int, length: int, size: int, stride: int, device) -> list[Tensor]:
@@ -310,12 +301,18 @@ def refine(first: Tensor, second: Tensor, flow: Tensor, settings: DisSettings) -
     return flow + torch.stack([du, dv], dim=1)
 
 
+def grid_positions(x: Tensor, y: Tensor, height: int, width: int) -> Tensor:
+    """Positions in pixels -> grid_sample's (..., 2) coordinates, in which -1 and 1 are the
+    centres of the corner pixels."""
+    return torch.stack([2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1], -1)
+
+
 def warp_replicate(picture: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    """cv2.remap, bilinear, replicated border."""
-    height, width = picture.shape[-2:]
-    norm = torch.stack([2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1], -1)
+    """(B, H, W) picture at float positions (B, h, w) in pixels: cv2.remap, bilinear, the
+    border replicated."""
+    grid = grid_positions(x, y, *picture.shape[-2:])
     out = F.grid_sample(
-        picture[:, None], norm, mode="bilinear", padding_mode="border", align_corners=True
+        picture[:, None], grid, mode="bilinear", padding_mode="border", align_corners=True
     )
     return out[:, 0]
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from remaster.color.dis import DisSettings, dis_flow
+from remaster.color.dis import DisSettings, dis_flow, grid_positions
 from remaster.color.methods import FLOWS
 
 # Forward-backward check (Sundaram et al. 2010): following the flow there and back must land
@@ -61,11 +61,7 @@ def lands_inside(map_x: Tensor, map_y: Tensor, shape: tuple[int, int]) -> Tensor
 def sampling_grid(map_x: Tensor, map_y: Tensor, shape: tuple[int, int]) -> Tensor:
     """Maps of positions in a picture of `shape` -> grid_sample's (1, H, W, 2) grid, in which
     -1 and 1 are the centres of the corner pixels."""
-    height, width = shape
-    grid = torch.stack(
-        [2 * map_x / max(width - 1, 1) - 1, 2 * map_y / max(height - 1, 1) - 1], dim=-1
-    )
-    return grid[None]
+    return grid_positions(map_x, map_y, *shape)[None]
 
 
 def sample_grid(image: Tensor, grid: Tensor) -> Tensor:
