@@ -45,8 +45,8 @@ def test_check_prints_the_shot_table(job):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].endswith("30 frames at 29.970 frames/s, 128x96; 2 shots")
-    assert lines[2].split() == ["1", "0", "14", "15", "00:00:00;00", "-", "a.png"]
-    assert lines[3].split() == ["2", "15", "29", "15", "00:00:00;15", "20", "b.png"]
+    assert lines[2].split() == ["1", "0", "14", "15", "00:00:00;00", "-", "-", "a.png"]
+    assert lines[3].split() == ["2", "15", "29", "15", "00:00:00;15", "20", "-", "b.png"]
     assert lines[-1].startswith("ok:")
     assert result.stderr == ""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("model", "remaster", "training_data")
 # remaster's packages from the top floor down; a package may import only those after it.
-FLOORS = ("commands", "run", "color", "refs", "media")
+FLOORS = ("commands", "review", "run", "color", "refs", "media")
 
 
 def module_name(path: Path) -> str:

@@ -54,11 +54,13 @@ class ColorStage:
         full_range: bool,
         bits: int = 8,
         steady: float = STEADY,
+        only_approved: bool = False,
     ) -> None:
         self.predictor = predictor
         self.guides = guides  # by palette (references, weights): computed once per run
         self.full_range, self.bits = full_range, bits  # the luma planes' range and depth
         self.steady = steady  # stabilisation strength (0: off)
+        self.only_approved = only_approved  # shots not approved stay grey
         self.entry: ShotEntry | None = None
         self.track: ShotTrack | None = None
         self.counts: Counter = Counter()  # frames coloured, by the source of most of their pixels
@@ -71,6 +73,13 @@ class ColorStage:
     def color(self, batch: Batch) -> Prediction:
         pictures = batch.pictures
         lightness = self.lightness(pictures)
+        if self.only_approved and not batch.entry.approved:
+            # A shot still in review: its own grey (zero ab keeps the luma), and no track.
+            self.retire()
+            self.entry, self.track = None, None
+            self.counts["grey"] += len(pictures)
+            ab = lightness.new_zeros((len(pictures), 2, *lightness.shape[-2:]))
+            return Prediction(pictures, lightness, ab)
         guide = self.guides[batch.entry.palette]
         if batch.entry != self.entry or self.track is None or batch.starts_segment:
             self.start(batch.entry, batch.warm_up)

@@ -205,6 +205,13 @@ def image(
     help="Sound file whose audio streams go into the video output, instead of the source's.",
 )
 @click.option(
+    "--side-by-side",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Also write a before/after video here: grey on the left, colour on the right, same "
+    "timing and sound.",
+)
+@click.option(
     "--on-decode-error",
     type=click.Choice(ON_ERROR),
     default="stop",
@@ -243,6 +250,8 @@ def film(source: Path, output: Path | None, **settings) -> None:
     for note in summary.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {output}: {summary.line()}")
+    if settings["side_by_side"] is not None:
+        click.echo(f"wrote {settings['side_by_side']} (side by side)")
 
 
 def parse_cuts(context, parameter, value: str | None) -> list[int] | None:
@@ -407,6 +416,64 @@ def preview(source: Path, output: Path, **settings) -> None:
     for warning in job.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"wrote {output}: {len(job.rows)} shots")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--refs",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The refs file to review and edit (its folder is the refs folder).",
+)
+@click.option(
+    "--cuts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Cut list (.csv, .edl, .otio) splitting the entries into shots.",
+)
+@click.option("--fps", callback=parse_fps, help="Frames per second of a sequence.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help='What "Render" writes. Default: SOURCE-remastered.EXT beside it.',
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but 127.0.0.1 lets other machines reach your files.",
+)
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the default browser.")
+@weights_option
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@working_size_option
+@method_option
+@click.pass_context
+def review(
+    context: click.Context,
+    source: Path,
+    output: Path | None,
+    port: int,
+    host: str,
+    open_page: bool,
+    **settings,
+) -> None:
+    """Open a review room for SOURCE in the browser: its shots, each coloured on demand
+    with a before/after wipe, and the edits a colorist makes (references, keyframes, splits,
+    approval) written to the refs file; then render the film from the page."""
+    from remaster.commands.review import serve
+    from remaster.review.room import ReviewOptions
+    from remaster.run.film import default_output
+
+    options = ReviewOptions(
+        source=source,
+        output=output or default_output(source),
+        debug=context.obj["debug"],
+        **settings,
+    )
+    serve(options, host, port, open_page, click.echo)
 
 
 @cli.command()

@@ -19,9 +19,9 @@ import numpy as np
 from model.colorizer import Colorizer
 from remaster.color.predictor import ColorPredictor
 from remaster.commands.image import color_picture
-from remaster.commands.shots import grey_rgb
 from remaster.errors import OutputError
 from remaster.media.images import WRITABLE, read_reference, write_image
+from remaster.media.planes import grey_rgb
 from remaster.run.check import JobCheck, ShotRow, check_job
 from remaster.run.weights import resolve_weights
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from model.files import write_atomically
 from remaster.commands.cut_detection import analysis_grey, cut_detector
@@ -26,7 +25,7 @@ from remaster.errors import InputError, OutputError
 from remaster.media.forms import Source, open_source
 from remaster.media.frames import Picture
 from remaster.media.images import write_image
-from remaster.media.planes import grey_from_luma
+from remaster.media.planes import grey_rgb
 from remaster.refs.cut_lists import check_writable, write_cuts
 from remaster.refs.refs_file import format_timecode
 
@@ -112,14 +111,6 @@ def find_shots(source: Source) -> ShotList:
 
 def keyframe_name(number: int, frame: int) -> str:
     return f"shot-{number:03d}-frame-{frame:06d}.png"
-
-
-def grey_rgb(picture: Picture, full_range: bool) -> np.ndarray:
-    """The frame as the grey it shows, in three channels: what a colorist paints over."""
-    luma = torch.from_numpy(picture.y.astype(np.int32))
-    grey = grey_from_luma(luma, full_range, picture.bits).clamp(0, 1)
-    grey8 = (grey * 255).round().to(torch.uint8).numpy()
-    return np.repeat(grey8[..., None], 3, axis=2)
 
 
 def export_keyframes(listing: ShotList, folder: Path) -> dict[int, np.ndarray]:

@@ -195,3 +195,11 @@ def rgb_frames(
         images = rgb_keeping_grey(rgb.cpu(), grey, coefficients, bits)
         for picture, image in zip(prediction.pictures, images, strict=True):
             yield RgbFrame(picture.index, picture.pts, picture.time_base, image)
+
+
+def grey_rgb(picture: Picture, full_range: bool) -> np.ndarray:
+    """The frame as the grey it shows, in three channels: what a colorist paints over."""
+    luma = torch.from_numpy(picture.y.astype(np.int32))
+    grey = grey_from_luma(luma, full_range, picture.bits).clamp(0, 1)
+    grey8 = (grey * 255).round().to(torch.uint8).numpy()
+    return np.repeat(grey8[..., None], 3, axis=2)

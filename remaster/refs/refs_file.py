@@ -18,6 +18,7 @@
         ref: [first.png, last.png]
         keyframe: [600, 980]       # one per reference: each frame takes its colours from
                                    # the nearest keyframes, blended by distance
+        approved: true             # a colorist has approved the shot (`remaster review`)
 
 Each entry runs from its start to the next entry's start. Paths are relative to the YAML file.
 A reference without `keyframe:` may still be a frame of its shot: propagation finds that out
@@ -73,6 +74,8 @@ class ShotEntry:
     part: int = 0
     # How much each reference counts (`weight:`, summing to 1); () for equal weights.
     weights: tuple[float, ...] = ()
+    # A colorist's mark (`approved: true`): shown by `check`, and what "render approved" takes.
+    approved: bool = False
 
     @property
     def palette(self) -> tuple[tuple[Path, ...], tuple[float, ...]]:
@@ -98,7 +101,9 @@ class ShotEntry:
                 keyframes = ()
             start = self.start if first is None else Start(frame=first)
             pieces.append(
-                ShotEntry(start, self.references, self.line, keyframes, part, self.weights)
+                ShotEntry(
+                    start, self.references, self.line, keyframes, part, self.weights, self.approved
+                )
             )
         return pieces
 
@@ -438,11 +443,11 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
         line = node.start_mark.line + 1
         where = f"{path}, line {line}"
         item = mapping_fields(node, path) if isinstance(node, yaml.MappingNode) else {}
-        unknown = sorted(set(item) - {"start", "ref", "keyframe", "weight"})
+        unknown = sorted(set(item) - {"start", "ref", "keyframe", "weight", "approved"})
         if unknown:
             raise InputError(
                 f"{where}: unknown key {unknown[0]!r}; an entry has 'start:', 'ref:', and "
-                "optionally 'keyframe:' and 'weight:'"
+                "optionally 'keyframe:', 'weight:' and 'approved:'"
             )
         if not {"start", "ref"} <= set(item) or not isinstance(item["start"], yaml.ScalarNode):
             raise InputError(
@@ -468,7 +473,12 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
                 weights = parse_weights(_plain(item["weight"], where), len(references))
             except ValueError as error:
                 raise InputError(f"{where}: weight: {error}") from None
-        entries.append(ShotEntry(start, references, line, keyframes, weights=weights))
+        approved = _plain(item["approved"], where) if "approved" in item else False
+        if not isinstance(approved, bool):
+            raise InputError(f"{where}: approved: write true or false, not {approved!r}")
+        entries.append(
+            ShotEntry(start, references, line, keyframes, weights=weights, approved=approved)
+        )
     plan = RefsPlan(tuple(entries), default, path)
     plan.check_order(rate)
     return plan

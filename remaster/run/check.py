@@ -58,19 +58,23 @@ class JobCheck:
         """The shot table: one line per entry (per shot, where a cut list splits entries)."""
         lines = [
             f"{'shot':>4}  {'first':>7}  {'last':>7}  {'frames':>6}  {'timecode':<11}  "
-            f"{'keyframe':<9}  references"
+            f"{'keyframe':<9}  {'approved':<8}  references"
         ]
         for row in self.rows:
             keyframes = ",".join(str(k) for k in row.entry.keyframes if k is not None) or "-"
             names = ", ".join(_short(path, self.plan.source) for path in row.entry.references)
             lines.append(
                 f"{row.number:>4}  {row.first:>7}  {row.last:>7}  {row.frames:>6}  "
-                f"{self.timecode(row.first):<11}  {keyframes:<9}  {names}"
+                f"{self.timecode(row.first):<11}  {keyframes:<9}  "
+                f"{'yes' if row.entry.approved else '-':<8}  {names}"
             )
         return lines
 
     def timecode(self, frame: int) -> str:
         return format_timecode(frame, self.rate)
+
+    def approved(self) -> int:
+        return sum(row.entry.approved for row in self.rows)
 
     def headline(self) -> str:
         info = self.source.info
@@ -78,6 +82,7 @@ class JobCheck:
         return (
             f"{self.source.path}: {self.frames} frames at {float(self.rate):.3f} frames/s, "
             f"{info.width}x{info.height}{start}; {len(self.rows)} shots"
+            + (f", {self.approved()} approved" if self.approved() else "")
             + (f" ({len(self.cuts)} cuts from the cut list)" if self.cuts else "")
         )
 

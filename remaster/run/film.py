@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +34,8 @@ from remaster.errors import InputError, OutputError
 from remaster.media.damage import DecodePolicy, DecodeReport
 from remaster.media.forms import SequenceSink, VideoSink, input_identity, open_sink, output_codec
 from remaster.media.images import read_reference
+from remaster.media.side_by_side import SideBySideSink
+from remaster.media.video import codec_for
 from remaster.refs.refs_file import RefsPlan
 from remaster.run.check import JobCheck, check_job
 from remaster.run.journal import Journal, file_digest
@@ -71,6 +74,10 @@ class FilmOptions:
     max_decode_errors: int = 10  # damaged frames repeated or skipped before giving up
     deinterlace: bool = False
     accept_short: bool = False  # write a file cut short (fewer frames than its header says)
+    side_by_side: Path | None = None  # also a before/after video: grey | colour (side_by_side.py)
+    only_approved: bool = False  # colour the shots marked `approved: true`; the rest stay grey
+    # Told (frames done, frames in all) as the run goes: the review page's progress bar.
+    progress: Callable[[int, int | None], None] | None = None
 
 
 @dataclass
@@ -123,7 +130,41 @@ def check_paths(options: FilmOptions) -> str | None:
     check_device(options.device)
     if (options.refs is None) == (options.ref is None):
         raise InputError("give either --refs FILE.yaml or --ref IMAGE (one of them)")
-    return output_codec(options.output, options.codec)
+    codec = output_codec(options.output, options.codec)
+    if options.side_by_side is not None:
+        check_side_by_side(options, codec)
+    return codec
+
+
+def check_side_by_side(options: FilmOptions, codec: str | None) -> None:
+    """Before any work: the side-by-side video is muxed from the film's own segments, so it
+    needs a video output, and it must not write over a file the run reads or writes."""
+    given = options.side_by_side
+    path = given.resolve()
+    if codec is None:
+        raise OutputError(
+            f"--side-by-side needs a video output (.mp4, .mov, .mkv); {options.output} is an "
+            "image sequence"
+        )
+    if path == options.output.resolve():
+        raise OutputError(f"--side-by-side {given}: is the output; give it another name")
+    inputs = [options.source, options.audio, options.refs, options.ref, options.cuts]
+    if any(other is not None and path == other.resolve() for other in inputs):
+        raise OutputError(f"--side-by-side {given}: is an input; give it another name")
+    if not path.parent.is_dir():
+        raise OutputError(
+            f"--side-by-side {given}: folder {path.parent} does not exist; create it or choose "
+            "another"
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"--side-by-side {given}: folder {path.parent} is not writable; choose another "
+            "folder or change its permissions"
+        )
+    try:
+        codec_for(given, None)
+    except OutputError as error:
+        raise OutputError(f"--side-by-side {error}") from None
 
 
 def check_device(device: str) -> None:
@@ -164,6 +205,10 @@ def job_description(
         description["deinterlace"] = "bwdif"
     if cuts:  # the cut frames themselves: the same cuts from another file are the same job
         description["cuts"] = list(cuts)
+    if options.only_approved:
+        description["only_approved"] = True
+    if options.side_by_side is not None:  # its segments are in the work folder too
+        description["side_by_side"] = codec_for(options.side_by_side, None)
     return description
 
 
@@ -189,6 +234,8 @@ def colorize_film(
     job = check_job(options.source, options.refs, options.ref, options.cuts, options.fps)
     check_spread(options, ranks)
     sink = open_sink(options.output, codec, job.source, options.crf, options.preset, options.audio)
+    if options.side_by_side is not None:
+        sink = SideBySideSink(sink, options.side_by_side)
     weights = resolve_weights(options.weights)
     colorizer = colorizer or Colorizer.from_checkpoint(
         weights, ranks.device(options.device), options.working_size
@@ -196,7 +243,10 @@ def colorize_film(
     predictor = ColorPredictor(colorizer, options.method, options.adapt, flow=options.flow)
     guides = reference_guides(predictor, job.plan)
     steady = STEADY if options.stabilise else 0.0
-    stage = ColorStage(predictor, guides, job.source.full_range, job.source.info.bits, steady)
+    stage = ColorStage(
+        predictor, guides, job.source.full_range, job.source.info.bits, steady,
+        options.only_approved,
+    )  # fmt: skip
     description = job_description(options, job.plan, weights, codec, job.cuts)
     ranks.join()
     try:
@@ -226,7 +276,7 @@ def colorize_share(
     job: JobCheck,
     stage: ColorStage,
     journal: Journal,
-    sink: VideoSink | SequenceSink,
+    sink: VideoSink | SequenceSink | SideBySideSink,
     ranks: Ranks,
 ) -> tuple[int, list[str]]:
     """This process's share of the film into journaled segments: the frames decoded, and
@@ -241,6 +291,7 @@ def colorize_share(
         options.segment_frames,
         batch_for(options, stage.predictor.colorizer.device),
         policy,
+        options.progress,
     )
     report = DecodeReport()
     frames = share.encode(stage, report, options.quiet)
@@ -333,7 +384,9 @@ def adaptation_notes(guides: dict[tuple, Guide]) -> list[str]:
     ]
 
 
-def finish(journal: Journal, frames: int, sink: VideoSink | SequenceSink) -> list[str]:
+def finish(
+    journal: Journal, frames: int, sink: VideoSink | SequenceSink | SideBySideSink
+) -> list[str]:
     """The output put in place whole (muxed and renamed, or frames moved), then the work
     folder removed."""
     notes = sink.finish(journal.finished(), frames)

@@ -22,6 +22,10 @@ from remaster.media.video import Segment
 JOURNAL = "journal.json"
 
 
+class DifferentJob(OutputError):
+    """The work folder holds an interrupted run of another job."""
+
+
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -69,7 +73,7 @@ class Journal:
         for path in sorted(self.folder.glob("journal*.json")):
             saved = json.loads(path.read_text())
             if saved.get("job") != self.job:
-                raise OutputError(
+                raise DifferentJob(
                     f"{self.folder}: holds an interrupted run of a different job (input, "
                     "references, cut list, weights or options changed); run without --resume "
                     "to start over"

@@ -9,7 +9,7 @@ redoes only the rest, and under torchrun each rank colours its own whole segment
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from tqdm import tqdm
@@ -60,6 +60,8 @@ class Share:
     segment_frames: int
     batch_size: int
     policy: DecodePolicy  # what damaged frames become (the whole film in one process only)
+    # Told (frames done, frames in all) as the bar moves: the review page's progress bar.
+    listener: Callable[[int, int | None], None] | None = None
 
     def pictures(self, report: DecodeReport) -> Iterator[Picture]:
         if self.frames.whole:
@@ -75,7 +77,8 @@ class Share:
             return 0  # more ranks than segments: nothing left for this one
         done = set(self.journal.segments)
         total = share.end - share.first if not share.whole else info.frame_count
-        progress = tqdm(total=total, unit="frame", disable=quiet, dynamic_ncols=True)
+        progress = Progress(total=total, unit="frame", disable=quiet, dynamic_ncols=True)
+        progress.listener = self.listener
         items = assign_entries(prefetch(self.pictures(report)), self.plan, info.rate)
         items = unfinished(items, share.first, done, self.segment_frames, progress)
         batches = batch_by_entry(items, self.batch_size, self.segment_frames)
@@ -130,6 +133,19 @@ class Share:
                 f"{self.sink.output}: segments {sorted(missing)} are missing after decoding; "
                 "run again with --resume"
             )
+
+
+class Progress(tqdm):
+    """tqdm's bar, also telling a listener (a disabled bar counts nothing: hence `done`)."""
+
+    listener: Callable[[int, int | None], None] | None = None
+    done = 0
+
+    def update(self, n: int = 1) -> bool | None:
+        self.done += n
+        if self.listener is not None:
+            self.listener(self.done, self.total)
+        return super().update(n)
 
 
 def unfinished(
