@@ -438,6 +438,12 @@ def preview(source: Path, output: Path, **settings) -> None:
     type=click.Path(path_type=Path),
     help='What "Render" writes. Default: SOURCE-remastered.EXT beside it.',
 )
+@click.option(
+    "--codec",
+    type=click.Choice(list(CODECS)),
+    default=None,
+    help="The render's codec, as for `remaster film`.",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option(
     "--host",

@@ -28,6 +28,7 @@ from remaster.color.predictor import ColorPredictor, Guide
 from remaster.color.propagation import STEADY
 from remaster.color.stage import ColorStage
 from remaster.errors import InputError
+from remaster.media.forms import output_codec
 from remaster.media.frames import Picture
 from remaster.media.images import READABLE, read_image, read_reference, write_image
 from remaster.media.planes import grey_rgb, luma_coefficients, rgb_frames
@@ -61,6 +62,7 @@ class ReviewOptions:
     device: str = "auto"
     method: str = "auto"
     working_size: int | None = None
+    codec: str | None = None  # the render's (None: by the output's extension)
     debug: bool = False
 
 
@@ -71,6 +73,7 @@ class ReviewRoom:
         # name no file outside it.
         self.folder = options.refs.resolve().parent
         self.job = self._check(options.refs)  # a job that would not run: one line, no server
+        output_codec(options.output, options.codec)  # a render it could not write, likewise
         self.version = self._version()
         self.error = ""  # why the file on disk cannot be shown, after an edit elsewhere
         info = self.job.source.info
@@ -131,10 +134,6 @@ class ReviewRoom:
             w for w in job.warnings if any(w.startswith(str(p)) for p in row.entry.references)
         ]
         keyframes = [k for k in row.entry.keyframes if k is not None]
-        if not keyframes:
-            warnings.append(
-                "no keyframe: the frame the reference shows is found by matching, if it is one"
-            )
         return {
             "number": row.number,
             "first": row.first,
@@ -383,6 +382,7 @@ class ReviewRoom:
             device=o.device,
             method=o.method,
             working_size=o.working_size,
+            codec=o.codec,
             only_approved=approved_only,
             quiet=True,
         )

@@ -73,7 +73,9 @@ function card(s) {
   element.className = "shot" + (s.approved ? " approved" : "");
   element.dataset.first = s.first;
   element.dataset.approved = s.approved;
-  const keyframes = s.keyframes.map((k) => `<span class="badge">keyframe ${k}</span>`).join("");
+  const keyframes = s.keyframes.length
+    ? s.keyframes.map((k) => `<span class="badge">keyframe ${k}</span>`).join("")
+    : '<span class="badge quiet" title="the frame the reference shows is found by matching">no keyframe</span>';
   const approved = s.approved ? '<span class="badge ok">approved</span>' : "";
   const reference = s.references[0] || "";
   element.innerHTML = `
