@@ -236,6 +236,12 @@ def image(
     is_flag=True,
     help="Write a file that is cut short (fewer frames than its header says) as far as it goes.",
 )
+@click.option(
+    "--only-approved",
+    is_flag=True,
+    help="Colour only the shots the refs file marks `approved: true`; the others stay grey "
+    "(frames, timing and sound all kept).",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same job.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def film(source: Path, output: Path | None, **settings) -> None:

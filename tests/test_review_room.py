@@ -1,0 +1,134 @@
+"""The review room's state and long work without a browser: a refs file broken elsewhere, a
+render after an interrupted one of another job, approved-only colour, tasks that fail, and the
+proxy's pictures."""
+
+from __future__ import annotations
+
+import json
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from remaster.errors import InputError, OutputError
+from remaster.media.frames import Picture
+from remaster.review.proxy import proxy_size, small
+from remaster.review.room import ReviewOptions, ReviewRoom, safe_stem
+from remaster.review.tasks import Tasks
+from remaster.run.journal import work_folder
+from tests.helpers import run_remaster
+from tests.media import photo_like, write_clip
+
+REFS = "shots:\n  - start: 0\n    ref: a.png\n  - start: 10\n    ref: b.png\n    approved: true\n"
+
+
+@pytest.fixture()
+def job(tmp_path: Path) -> Path:
+    for name, seed in (("a", 1), ("b", 2)):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), photo_like(120, 160, seed))
+    (tmp_path / "shots.yaml").write_text(REFS)
+    write_clip(tmp_path / "film.mp4", frames=20, shots=2)
+    return tmp_path
+
+
+def room_for(job: Path, **options) -> ReviewRoom:
+    return ReviewRoom(
+        ReviewOptions(job / "film.mp4", job / "shots.yaml", job / "out.mkv", **options)
+    )
+
+
+def finish(room: ReviewRoom, task, seconds: float = 300):
+    deadline = time.monotonic() + seconds
+    while task.state in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return task
+
+
+def test_a_refs_file_broken_elsewhere_is_shown_not_served(job: Path) -> None:
+    room = room_for(job)
+    assert [shot["first"] for shot in room.state()["shots"]] == [0, 10]
+    (job / "shots.yaml").write_text(REFS.replace("b.png", "missing.png"))
+    state = room.state()
+    assert "reference 'missing.png' not found" in state["error"]
+    assert [shot["first"] for shot in state["shots"]] == [0, 10]  # the last good state
+    (job / "shots.yaml").write_text(REFS)
+    assert room.state()["error"] == ""
+
+
+def test_a_room_that_could_not_render_is_one_line(job: Path) -> None:
+    with pytest.raises(OutputError, match="prores does not go in .mkv"):
+        ReviewRoom(
+            ReviewOptions(job / "film.mp4", job / "shots.yaml", job / "out.mkv", codec="prores")
+        )
+
+
+def test_render_starts_over_after_an_interrupted_render_of_another_job(job: Path) -> None:
+    room = room_for(job, method="embed", codec="ffv1", device="cpu")
+    folder = work_folder(job / "out.mkv")
+    folder.mkdir()
+    (folder / "journal.json").write_text(json.dumps({"job": {"another": 1}, "segments": {}}))
+    task = finish(room, room.render(approved_only=True))
+    assert task.state == "done", task.message
+    assert (task.done, task.total) == (20, 20)
+    assert "10 grey" in task.message  # shot 1 is not approved
+    assert not folder.exists()
+    # Approved-only colour, as `remaster film --only-approved` makes it.
+    command = job / "command.mkv"
+    result = run_remaster(
+        job / "film.mp4", "--refs", job / "shots.yaml", "-o", command, "--codec", "ffv1",
+        "--method", "embed", "--device", "cpu", "-q", "--only-approved",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    frames = chroma(command)
+    assert frames == chroma(job / "out.mkv")
+    grey, colour = frames[:10], frames[10:]
+    assert all(spread == 0 for spread in grey)  # neutral chroma: the film's own grey
+    assert all(spread > 2 for spread in colour)
+
+
+def chroma(path: Path) -> list[float]:
+    """Each frame's chroma spread from neutral (0: grey)."""
+    with av.open(str(path)) as container:
+        return [
+            float(np.abs(frame.to_ndarray(format="yuv420p")[96:].astype(int) - 128).mean())
+            for frame in container.decode(video=0)
+        ]
+
+
+def test_a_failing_task_says_why() -> None:
+    tasks = Tasks()
+
+    def broken(task):
+        raise InputError("film.mp4: frame 3 cannot be decoded")
+
+    task = tasks.start("proxy", "shot 1", broken)
+    deadline = time.monotonic() + 10
+    while task.state != "failed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert task.public()["message"] == "film.mp4: frame 3 cannot be decoded"
+    again = tasks.start("proxy", "shot 1", lambda task: "/proxy/x.mp4")
+    assert again is not task  # a failed task is not reused
+    tasks.stop()
+
+
+def test_proxy_pictures_are_small_8_bit_and_keep_their_timing() -> None:
+    assert proxy_size(1920, 1080) == (480, 270)
+    assert proxy_size(128, 96) == (128, 96)
+    assert proxy_size(721, 405) == (480, 270)
+    y = np.full((540, 960), 940, np.uint16)  # 10-bit limited-range white
+    u = np.full((270, 480), 512, np.uint16)
+    picture = Picture(7, 7007, Fraction(1, 30000), y, u, u.copy(), bits=10)
+    shrunk = small(picture, 480, 270)
+    assert shrunk.y.shape == (270, 480) and shrunk.u.shape == (135, 240)
+    assert shrunk.y.dtype == np.uint8 and int(shrunk.y[0, 0]) == 235 and int(shrunk.u[0, 0]) == 128
+    assert (shrunk.index, shrunk.pts, shrunk.bits) == (7, 7007, 8)
+
+
+def test_uploaded_names_become_plain_stems() -> None:
+    assert safe_stem("../../etc/painted shot 1.JPG") == "painted-shot-1"
+    assert safe_stem("C:\\colour\\frame.png") == "frame"
+    assert safe_stem("....png") == "reference"
