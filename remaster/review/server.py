@@ -19,6 +19,7 @@ The server is a door into the user's disk, so:
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from importlib import resources
 
@@ -189,6 +190,9 @@ def make_server(app: Flask, host: str, port: int):
     """A waitress server bound now (so its port is known before it serves)."""
     from waitress import create_server
 
+    # A page opening asks for a dozen thumbnails at once; waitress calls a short queue a
+    # warning, which is noise on the user's terminal.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     return create_server(
         app,
         host=host,

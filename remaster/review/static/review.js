@@ -43,6 +43,7 @@ async function edit(path, body) {
   try {
     show(await call(path, body));
     say("");
+    listImages();  // a dropped reference is a new file to pick from
     return true;
   } catch (error) {
     say(error.message);
@@ -149,7 +150,11 @@ async function upload(first, file) {
   form.append("file", file);
   form.append("version", state.version);
   form.append("first", first);
-  if (await edit("api/reference", form)) say(`${file.name} is now the reference of shot ${shot(first).number}`, true);
+  if (!(await edit("api/reference", form))) return;
+  const s = shot(first);
+  say(`${file.name} is now the reference of shot ${s.number}` + (s.keyframes.length
+    ? `, taken to show its keyframe, frame ${s.keyframes[0]}: clear the keyframe if it shows another frame`
+    : ""), true);
 }
 
 function dropTarget(element, first) {
