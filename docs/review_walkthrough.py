@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 FILM = ROOT / "examples" / "film" / "reel.mp4"
@@ -50,7 +51,7 @@ def colour_loaded(driver) -> None:
 
 def screenshot(driver, path: Path) -> None:
     png = driver.get_screenshot_as_png()
-    image = cv2.imdecode(__import__("numpy").frombuffer(png, "uint8"), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {path}")
 
@@ -87,14 +88,16 @@ def main() -> None:
             driver.find_element("id", "upload").send_keys(str(REFS / picture))
             wait(
                 driver,
-                f"document.getElementById('reference-name').textContent === '{picture.replace('.jpg', '.png')}'",
+                "document.getElementById('reference-name').textContent === "
+                f"'{Path(picture).stem}.png'",
             )
             driver.find_element("id", "clear-keyframe").click()  # not the keyframe's frame
             wait(driver, "document.getElementById('clear-keyframe').disabled")
             driver.find_element("id", "approve").click()
             wait(
                 driver,
-                f"document.querySelector('.shot[data-first=\"{first}\"]').dataset.approved === 'true'",
+                f"document.querySelector('.shot[data-first=\"{first}\"]')"
+                ".dataset.approved === 'true'",
             )
         driver.execute_script("document.querySelector('.shot[data-first=\"90\"]').click()")
         driver.execute_script(
