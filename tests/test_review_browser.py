@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -308,12 +307,3 @@ def test_render_reaches_the_end_and_equals_the_command_line(browser, room, job) 
 def video_packets(path: Path) -> list[bytes]:
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(container.streams.video[0]) if p.size]
-
-
-def test_screenshots_for_the_readme(browser, room) -> None:
-    """The README's pictures, taken by this browser when asked (REMASTER_SCREENSHOTS=folder)."""
-    folder = os.environ.get("REMASTER_SCREENSHOTS")
-    if not folder:
-        pytest.skip("set REMASTER_SCREENSHOTS=folder to write the README's screenshots")
-    browser.save_screenshot(str(Path(folder) / "review-room.png"))
-    shutil.copy(room.options.refs, Path(folder) / "review-room-shots.yaml")

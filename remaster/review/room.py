@@ -33,7 +33,7 @@ from remaster.media.frames import Picture
 from remaster.media.images import READABLE, read_image, read_reference, write_image
 from remaster.media.planes import grey_rgb, luma_coefficients, rgb_frames
 from remaster.media.video import decode_range, frame_timestamps
-from remaster.refs.edits import RefsEditor, store_reference, version_of
+from remaster.refs.edits import RefsEditor, StaleEdit, store_reference, version_of
 from remaster.refs.refs_file import ShotEntry
 from remaster.review.proxy import PROXY_SECONDS, write_proxy
 from remaster.review.tasks import Task, Tasks
@@ -229,7 +229,7 @@ class ReviewRoom:
         key = (frame, row.entry, self._palette_stamp(row.entry))
         with self.lock:
             if key not in self._colored:
-                stage = self.stage()
+                stage = self.stage(row.entry)
                 batch = Batch([Assigned(self.picture(frame), row.entry)])
                 self._colored[key] = self.rgb(stage, [stage.color(batch)])[0]
                 while len(self._colored) > COLORED_KEPT:
@@ -244,17 +244,17 @@ class ReviewRoom:
 
     # The model.
 
-    def stage(self) -> ColorStage:
-        """A colour stage as the film run makes it, with every reference set's guide."""
+    def stage(self, entry: ShotEntry) -> ColorStage:
+        """A colour stage as the film run makes it, for one entry's frames. Guides are made
+        when first needed (a film of 500 shots opens without embedding 500 references)."""
         with self.lock:
             predictor = self.predictor()
-            guides = {}
-            for references, weights in self.job.plan.palettes():
-                key = (references, weights, self._stamp(references))
-                if key not in self._guides:
-                    images = [read_reference(path) for path in references]
-                    self._guides[key] = predictor.guide(*images, weights=weights)
-                guides[(references, weights)] = self._guides[key]
+            references, weights = entry.palette
+            key = (references, weights, self._stamp(references))
+            if key not in self._guides:
+                images = [read_reference(path) for path in references]
+                self._guides[key] = predictor.guide(*images, weights=weights)
+            guides = {entry.palette: self._guides[key]}
             source = self.job.source
             return ColorStage(predictor, guides, source.full_range, source.info.bits, STEADY)
 
@@ -286,6 +286,11 @@ class ReviewRoom:
         stem = safe_stem(filename)
         if suffix not in READABLE:
             raise InputError(f"{filename}: is not a PNG, JPEG or TIFF image; drop one of those")
+        if version != self.editor.version():  # before storing a file nobody would use
+            raise StaleEdit(
+                f"{self.options.refs}: changed on disk since this page read it; "
+                "nothing was changed: reload to see it, then drop the image again"
+            )
         with self.editor.lock:
             staged = self.folder / f".{stem}.upload{suffix}"
             try:
@@ -347,8 +352,7 @@ class ReviewRoom:
             if not path.exists():
                 self.work.mkdir(exist_ok=True)
                 task.progress(0, end - row.first)
-                with self.lock:
-                    stage = self.stage()
+                stage = self.stage(row.entry)
                 pictures = self.pictures(row.first, end)
                 items = assign_entries(pictures, self.job.plan, self.job.rate)
                 batches = batch_by_entry(items, 1, end + 1)
