@@ -21,7 +21,7 @@ from remaster.review.room import ReviewOptions, ReviewRoom, safe_stem
 from remaster.review.tasks import Tasks
 from remaster.run.journal import work_folder
 from tests.helpers import run_remaster
-from tests.media import photo_like, write_clip
+from tests.media import photo_like, write_clip, write_sequence
 
 REFS = "shots:\n  - start: 0\n    ref: a.png\n  - start: 10\n    ref: b.png\n    approved: true\n"
 
@@ -132,3 +132,30 @@ def test_uploaded_names_become_plain_stems() -> None:
     assert safe_stem("../../etc/painted shot 1.JPG") == "painted-shot-1"
     assert safe_stem("C:\\colour\\frame.png") == "frame"
     assert safe_stem("....png") == "reference"
+
+
+def test_a_16_bit_scan_sequence_is_shown_coloured_and_played(tmp_path: Path) -> None:
+    write_sequence(tmp_path / "scans", 6, bits=16, size=(48, 64))
+    cv2.imwrite(str(tmp_path / "a.png"), photo_like(120, 160, 1))
+    (tmp_path / "shots.yaml").write_text("shots:\n  - start: 0\n    ref: a.png\n")
+    room = ReviewRoom(
+        ReviewOptions(
+            tmp_path / "scans", tmp_path / "shots.yaml", tmp_path / "colour.mov",
+            fps=Fraction(24), method="embed", device="cpu",
+        )
+    )  # fmt: skip
+    assert room.state()["shots"][0]["last"] == 5
+    grey, colour = room.grey(3, 540), room.colored(3, 540)
+    assert grey.shape == colour.shape == (48, 64, 3) and grey.dtype == colour.dtype == np.uint8
+    assert (
+        np.ptp(grey.astype(int), axis=2).max() == 0 and np.ptp(colour.astype(int), axis=2).max() > 0
+    )
+    task = finish(room, room.play(0))
+    assert task.state == "done", task.message
+    with av.open(str(room.proxy_path(task.result.rsplit("/", 1)[1]))) as container:
+        frames = [frame.to_ndarray(format="yuv420p") for frame in container.decode(video=0)]
+    assert len(frames) == 6 and frames[0].shape == (72, 128)  # 48 rows + chroma, 2 x 64 wide
+    # Grey on the left: 4:2:0 chroma rows of 64 are packed two to a row of 128 by PyAV; the
+    # columns nearest the seam take some colour from H.264's blocks.
+    left_chroma = frames[0][48:, :28]
+    assert np.abs(left_chroma.astype(int) - 128).max() <= 1

@@ -45,6 +45,8 @@ from remaster.run.weights import resolve_weights
 # Decoded frames kept in memory: a slider dragged back and forth over a shot of 4 s at 24 fps.
 FRAMES_KEPT = 96
 COLORED_KEPT = 64
+# Grey frames kept as JPEG: two thumbnails for each of 1000 shots at about 4 kB each, and views.
+GREYS_KEPT = 2500
 # The largest reference a colorist may drop: a 16-bit TIFF scan of 6K x 4K is about 150 MB.
 UPLOAD_LIMIT = 200 * 2**20
 # Images listed for picking, at most (a refs folder is one film's references, not an archive).
@@ -85,6 +87,7 @@ class ReviewRoom:
         self._guides: dict[tuple, Guide] = {}
         self._frames: OrderedDict[int, Picture] = OrderedDict()
         self._colored: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._greys: OrderedDict[tuple, bytes] = OrderedDict()
         self._timestamps: list[int] | None = None
 
     # The job and the refs file.
@@ -222,6 +225,16 @@ class ReviewRoom:
     def grey(self, frame: int, height: int) -> np.ndarray:
         self.row_of(frame)
         return fitted(grey_rgb(self.picture(frame), self.job.source.full_range), height)
+
+    def grey_jpeg(self, frame: int, height: int) -> bytes:
+        """A grey frame as JPEG, kept: a strip of many shots asks for two thumbnails each."""
+        key = (frame, height)
+        with self.lock:
+            if key not in self._greys:
+                self._greys[key] = jpeg(self.grey(frame, height))
+                while len(self._greys) > GREYS_KEPT:
+                    self._greys.popitem(last=False)
+            return self._greys[key]
 
     def colored(self, frame: int, height: int) -> np.ndarray:
         """Frame `frame` coloured as its shot is: the colour stage on a batch of one."""

@@ -102,10 +102,12 @@ def create_app(room: ReviewRoom, token: str) -> Flask:
     def frame(frame: int):
         height = THUMB_HEIGHT if request.args.get("size") == "thumb" else VIEW_HEIGHT
         if request.args.get("kind") == "color":
-            image = room.colored(frame, height)
-        else:
-            image = room.grey(frame, height)
-        return Response(jpeg(image), mimetype="image/jpeg")
+            return Response(jpeg(room.colored(frame, height)), mimetype="image/jpeg")
+        response = Response(room.grey_jpeg(frame, height), mimetype="image/jpeg")
+        # A film's grey never changes while the room is open: the strip, rebuilt after every
+        # edit, takes its thumbnails from the browser's cache instead of decoding them again.
+        response.headers["Cache-Control"] = "private, max-age=86400"
+        return response
 
     @app.get("/reference.jpg")
     def reference():

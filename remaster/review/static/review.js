@@ -81,12 +81,12 @@ function card(s) {
   const reference = s.references[0] || "";
   element.innerHTML = `
     <div class="frames">
-      <img alt="first frame" src="${url(`frame/${s.first}.jpg`, { size: "thumb" })}">
-      <img alt="last frame" src="${url(`frame/${s.last}.jpg`, { size: "thumb" })}">
+      <img alt="first frame" loading="lazy" src="${url(`frame/${s.first}.jpg`, { size: "thumb" })}">
+      <img alt="last frame" loading="lazy" src="${url(`frame/${s.last}.jpg`, { size: "thumb" })}">
     </div>
     <div class="line"><b>Shot ${s.number}</b> ${s.timecode} – ${s.last_timecode}</div>
     <div class="line">frames ${s.first}–${s.last} (${s.frames}) ${keyframes}${approved}</div>
-    <div class="ref"><img alt="reference" src="${url("reference.jpg", { name: reference, size: "thumb", v: state.version })}">
+    <div class="ref"><img alt="reference" loading="lazy" src="${url("reference.jpg", { name: reference, size: "thumb", v: state.version })}">
       <span class="ref-name"></span></div>
     ${s.warnings.map(() => '<div class="warn"></div>').join("")}`;
   element.querySelector(".ref-name").textContent = s.references.join(", ");
@@ -128,8 +128,18 @@ function showFrame() {
   const s = shot(selected);
   $("frame-label").textContent = `frame ${frame}` + (s.keyframes.includes(frame) ? " (keyframe)" : "");
   $("grey").src = url(`frame/${frame}.jpg`, {});
+  $("wipe").classList.add("loading");  // colour is made on demand: seconds on a CPU
   $("color").src = url(`frame/${frame}.jpg`, { kind: "color", v: state.version });
 }
+
+$("color").addEventListener("load", () => $("wipe").classList.remove("loading"));
+$("color").addEventListener("error", async (event) => {
+  // An image cannot carry the server's message: ask for it again to read it.
+  $("wipe").classList.remove("loading");
+  const response = await fetch(event.target.src).catch(() => null);
+  const data = response ? await response.json().catch(() => ({})) : {};
+  say(data.error || "the frame could not be coloured");
+});
 
 let sliding = null;
 $("frame").addEventListener("input", () => {
