@@ -29,7 +29,7 @@ REFS = "shots:\n  - start: 0\n    ref: a.png\n  - start: 10\n    ref: b.png\n   
 @pytest.fixture()
 def job(tmp_path: Path) -> Path:
     for name, seed in (("a", 1), ("b", 2)):
-        cv2.imwrite(str(tmp_path / f"{name}.png"), photo_like(120, 160, seed))
+        cv2.imwrite(str(tmp_path / f"{name}.png"), photo_like(144, 192, seed))
     (tmp_path / "shots.yaml").write_text(REFS)
     write_clip(tmp_path / "film.mp4", frames=20, shots=2)
     return tmp_path
@@ -51,9 +51,9 @@ def finish(room: ReviewRoom, task, seconds: float = 300):
 def test_a_refs_file_broken_elsewhere_is_shown_not_served(job: Path) -> None:
     room = room_for(job)
     assert [shot["first"] for shot in room.state()["shots"]] == [0, 10]
-    (job / "shots.yaml").write_text(REFS.replace("b.png", "missing.png"))
+    (job / "shots.yaml").write_text(REFS.replace("start: 10", "start: 99"))
     state = room.state()
-    assert "reference 'missing.png' not found" in state["error"]
+    assert "starts at frame 99, past the film's last frame 19" in state["error"]
     assert [shot["first"] for shot in state["shots"]] == [0, 10]  # the last good state
     (job / "shots.yaml").write_text(REFS)
     assert room.state()["error"] == ""
@@ -159,3 +159,24 @@ def test_a_16_bit_scan_sequence_is_shown_coloured_and_played(tmp_path: Path) -> 
     # columns nearest the seam take some colour from H.264's blocks.
     left_chroma = frames[0][48:, :28]
     assert np.abs(left_chroma.astype(int) - 128).max() <= 1
+
+
+def test_a_missing_reference_is_shown_on_its_shot_and_mended_by_a_drop(job: Path) -> None:
+    """A refs file naming a picture that is not there (moved, renamed): `check` stops at it,
+    the room opens and shows it on its shot, and a dropped picture mends it."""
+    (job / "b.png").rename(job / "b-moved.png")
+    refused = run_remaster("check", job / "film.mp4", "--refs", job / "shots.yaml")
+    assert refused.returncode == 1 and "reference 'b.png' not found" in refused.stderr
+    room = room_for(job, method="embed", device="cpu")
+    first, second = room.state()["shots"]
+    assert first["warnings"] == []
+    assert second["warnings"] == ["b.png: no such file"]
+    with pytest.raises(InputError, match="b.png: no such file"):
+        room.colored(12, 540)
+    state = room.upload(room.version, 10, "b-moved.png", (job / "b-moved.png").read_bytes())
+    assert state["shots"][1]["warnings"] == [] and state["shots"][1]["references"] == [
+        "b-moved-2.png"
+    ]
+    assert room.colored(12, 540).shape == (96, 128, 3)
+    mended = run_remaster("check", job / "film.mp4", "--refs", job / "shots.yaml")
+    assert mended.returncode == 0, mended.stderr

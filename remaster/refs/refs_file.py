@@ -338,13 +338,15 @@ def parse_weights(value: object, count: int) -> tuple[float, ...]:
     return tuple(float(v) / total for v in values)
 
 
-def _references(value: object, folder: Path, where: str) -> tuple[Path, ...]:
+def _references(
+    value: object, folder: Path, where: str, missing_ok: bool = False
+) -> tuple[Path, ...]:
     names = value if isinstance(value, list) else [value]
     if not names or not all(isinstance(name, str) and name for name in names):
         raise InputError(f"{where}: 'ref' must be an image path or a list of image paths")
     paths = tuple((folder / name).resolve() for name in names)
     for name, path in zip(names, paths, strict=True):
-        if not path.is_file():
+        if not path.is_file() and not missing_ok:
             raise InputError(f"{where}: reference {name!r} not found (looked for {path})")
     return paths
 
@@ -413,9 +415,13 @@ def compose_yaml(path: Path, kind: str, empty: str) -> yaml.Node:
     return root
 
 
-def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> RefsPlan:
+def load_refs(
+    path: Path, rate: Fraction, start_timecode: str | None = None, missing_ok: bool = False
+) -> RefsPlan:
     """Parse and check a refs YAML file for a film running at `rate` frames per second whose
-    first frame is at `start_timecode` (None: 00:00:00:00)."""
+    first frame is at `start_timecode` (None: 00:00:00:00). `missing_ok`: a reference file
+    that is not there is left for the caller to report (the review room shows it on its shot,
+    where a colorist can drop the picture that belongs there)."""
     root = compose_yaml(
         path,
         "refs file",
@@ -434,7 +440,7 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
     if "default" in fields:
         node = fields["default"]
         where = f"{path}, line {node.start_mark.line + 1}"
-        default = _references(_plain(node, where), folder, where)
+        default = _references(_plain(node, where), folder, where, missing_ok)
     shots_node = fields.get("shots")
     if not isinstance(shots_node, yaml.SequenceNode) or not shots_node.value:
         raise InputError(f"{path}: 'shots:' must be a non-empty list of entries with start and ref")
@@ -458,7 +464,7 @@ def load_refs(path: Path, rate: Fraction, start_timecode: str | None = None) -> 
             start = parse_start(scalar_texts(item["start"]), rate, start_timecode)
         except ValueError as error:
             raise InputError(f"{where}: {error}") from None
-        references = _references(_plain(item["ref"], where), folder, where)
+        references = _references(_plain(item["ref"], where), folder, where, missing_ok)
         keyframes: tuple[int, ...] = ()
         if "keyframe" in item:
             try:

@@ -93,8 +93,11 @@ class ReviewRoom:
     # The job and the refs file.
 
     def _check(self, refs: Path) -> JobCheck:
+        """The job as `check` sees it, except that a missing or unusable reference is a
+        warning on its shot: the page is where the colorist drops the picture that belongs
+        there. A render still refuses it, in the run's own words."""
         o = self.options
-        return check_job(o.source, refs, None, o.cuts, o.fps)
+        return check_job(o.source, refs, None, o.cuts, o.fps, lenient=True)
 
     def _version(self) -> str:
         return version_of(self.options.refs.read_bytes())
@@ -284,7 +287,7 @@ class ReviewRoom:
 
     def _stamp(self, references: tuple[Path, ...]) -> tuple:
         """When each reference was last written: a repainted file is a new reference."""
-        return tuple(path.stat().st_mtime_ns for path in references)
+        return tuple(p.stat().st_mtime_ns if p.is_file() else None for p in references)
 
     def _palette_stamp(self, entry: ShotEntry) -> tuple:
         return self._stamp(entry.references)

@@ -102,8 +102,11 @@ def check_job(
     ref: Path | None,
     cuts_path: Path | None = None,
     fps: Fraction | None = None,
+    lenient: bool = False,
 ) -> JobCheck:
-    """Open and check everything a run needs; raise InputError at the first problem."""
+    """Open and check everything a run needs; raise InputError at the first problem.
+    `lenient`: a reference that is missing or unusable is a warning (starting with its path)
+    instead, for the review room, which shows it on its shot."""
     if (refs is None) == (ref is None):
         raise InputError("give either --refs FILE.yaml or --ref IMAGE (one of them)")
     source = open_source(source_path, fps)
@@ -111,7 +114,10 @@ def check_job(
     frames = info.frame_count or count_frames(source_path)
     if frames <= 0:
         raise InputError(f"{source_path}: has no video frames")
-    plan = load_refs(refs, info.rate, info.start_timecode) if refs else RefsPlan.single(ref)
+    if refs:
+        plan = load_refs(refs, info.rate, info.start_timecode, missing_ok=lenient)
+    else:
+        plan = RefsPlan.single(ref)
     cuts = read_cuts(cuts_path, info.rate, frames) if cuts_path else []
     plan = plan.split_at(cuts, info.rate)
     rows = shot_rows(plan, frames, info.rate)
@@ -126,6 +132,9 @@ def check_job(
             try:
                 image = read_reference(path)
             except InputError as error:
+                if lenient:
+                    warnings.append(str(error))
+                    continue
                 if plan.source is None:
                     raise
                 where = f"line {lines[path]}" if lines.get(path) else "'default:'"
