@@ -180,3 +180,19 @@ def test_a_missing_reference_is_shown_on_its_shot_and_mended_by_a_drop(job: Path
     assert room.colored(12, 540).shape == (96, 128, 3)
     mended = run_remaster("check", job / "film.mp4", "--refs", job / "shots.yaml")
     assert mended.returncode == 0, mended.stderr
+
+
+def test_each_reference_is_read_again_only_when_its_file_changes(job: Path, monkeypatch) -> None:
+    import remaster.review.room as room_module
+
+    read = []
+    real = room_module.examine_reference
+    monkeypatch.setattr(room_module, "examine_reference", lambda p: read.append(p.name) or real(p))
+    room = room_for(job)
+    assert sorted(read) == ["a.png", "b.png"]
+    room.split(room.version, 5)
+    room.approve(room.version, 0, True)
+    assert sorted(read) == ["a.png", "b.png"]  # two edits, no reference read again
+    cv2.imwrite(str(job / "b.png"), photo_like(144, 192, 7))  # repainted
+    room.split(room.version, 15)
+    assert sorted(read) == ["a.png", "b.png", "b.png"]

@@ -37,7 +37,7 @@ from remaster.refs.edits import RefsEditor, StaleEdit, store_reference, version_
 from remaster.refs.refs_file import ShotEntry
 from remaster.review.proxy import PROXY_SECONDS, write_proxy
 from remaster.review.tasks import Task, Tasks
-from remaster.run.check import JobCheck, ShotRow, check_job
+from remaster.run.check import JobCheck, ShotRow, check_job, check_refs, examine_reference
 from remaster.run.film import FilmOptions, colorize_film
 from remaster.run.journal import DifferentJob, work_folder
 from remaster.run.weights import resolve_weights
@@ -74,6 +74,8 @@ class ReviewRoom:
         # The refs folder: the refs file's own, where its relative paths start. The page can
         # name no file outside it.
         self.folder = options.refs.resolve().parent
+        self._examined: dict[Path, tuple] = {}  # reference -> (size and time, warnings, error)
+        self.job: JobCheck | None = None
         self.job = self._check(options.refs)  # a job that would not run: one line, no server
         output_codec(options.output, options.codec)  # a render it could not write, likewise
         self.version = self._version()
@@ -95,9 +97,31 @@ class ReviewRoom:
     def _check(self, refs: Path) -> JobCheck:
         """The job as `check` sees it, except that a missing or unusable reference is a
         warning on its shot: the page is where the colorist drops the picture that belongs
-        there. A render still refuses it, in the run's own words."""
+        there. A render still refuses it, in the run's own words. The film is opened (and its
+        frames counted) once; each reference is read again only when its file changes."""
         o = self.options
-        return check_job(o.source, refs, None, o.cuts, o.fps, lenient=True)
+        if self.job is None:
+            return check_job(o.source, refs, None, o.cuts, o.fps, True, self._examine)
+        return check_refs(self.job.source, self.job.frames, refs, None, o.cuts, True, self._examine)
+
+    def _examine(self, path: Path) -> list[str]:
+        """examine_reference, remembered by the file's size and time (a refs folder of 500
+        painted 4K frames would otherwise be read again at every edit)."""
+        try:
+            stat = path.stat()
+            stamp = (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            stamp = None
+        known = self._examined.get(path)
+        if known is None or known[0] != stamp:
+            try:
+                known = (stamp, examine_reference(path), None)
+            except InputError as error:
+                known = (stamp, [], error)
+            self._examined[path] = known
+        if known[2] is not None:
+            raise known[2]
+        return known[1]
 
     def _version(self) -> str:
         return version_of(self.options.refs.read_bytes())

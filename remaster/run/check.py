@@ -10,6 +10,7 @@ the first error stops it with one line naming the file and line, as a run would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -103,17 +104,38 @@ def check_job(
     cuts_path: Path | None = None,
     fps: Fraction | None = None,
     lenient: bool = False,
+    examine: Callable[[Path], list[str]] | None = None,
 ) -> JobCheck:
-    """Open and check everything a run needs; raise InputError at the first problem.
-    `lenient`: a reference that is missing or unusable is a warning (starting with its path)
-    instead, for the review room, which shows it on its shot."""
+    """Open and check everything a run needs; raise InputError at the first problem."""
     if (refs is None) == (ref is None):
         raise InputError("give either --refs FILE.yaml or --ref IMAGE (one of them)")
     source = open_source(source_path, fps)
-    info = source.info
-    frames = info.frame_count or count_frames(source_path)
+    frames = source.info.frame_count or count_frames(source_path)
     if frames <= 0:
         raise InputError(f"{source_path}: has no video frames")
+    return check_refs(source, frames, refs, ref, cuts_path, lenient, examine)
+
+
+def examine_reference(path: Path) -> list[str]:
+    """A reference's warnings; InputError where it cannot be used at all."""
+    return reference_warnings(path, read_reference(path))
+
+
+def check_refs(
+    source: Source,
+    frames: int,
+    refs: Path | None,
+    ref: Path | None,
+    cuts_path: Path | None = None,
+    lenient: bool = False,
+    examine: Callable[[Path], list[str]] | None = None,
+) -> JobCheck:
+    """The refs file (or one reference) and cut list against an opened film of `frames`
+    frames. `lenient`: a reference that is missing or unusable is a warning (starting with its
+    path) instead, for the review room, which shows it on its shot. `examine`: how a reference
+    is judged (the review room remembers each file's verdict until the file changes)."""
+    info = source.info
+    examine = examine or examine_reference
     if refs:
         plan = load_refs(refs, info.rate, info.start_timecode, missing_ok=lenient)
     else:
@@ -130,7 +152,7 @@ def check_job(
     for references, _ in plan.palettes():
         for path in references:
             try:
-                image = read_reference(path)
+                warnings += examine(path)
             except InputError as error:
                 if lenient:
                     warnings.append(str(error))
@@ -139,7 +161,6 @@ def check_job(
                     raise
                 where = f"line {lines[path]}" if lines.get(path) else "'default:'"
                 raise InputError(f"{plan.source}, {where}: {error}") from None
-            warnings += reference_warnings(path, image)
     return JobCheck(source, frames, plan, cuts, rows, warnings)
 
 
