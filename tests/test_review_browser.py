@@ -237,9 +237,26 @@ def test_a_dropped_text_file_is_refused(browser, room, job) -> None:
     assert cards(browser)[0][1] == "refs/a.png"
 
 
+def test_a_reference_picked_from_the_refs_folder(browser, room, job) -> None:
+    browser.execute_script(CARD.format(0) + ".click()")
+    wait(browser, "document.getElementById('shot-title').textContent === 'Shot 1'")
+    wait(
+        browser, "[...document.getElementById('pick').options].some(o => o.value === 'refs/c.png')"
+    )
+    browser.execute_script("document.getElementById('pick').value = 'refs/c.png'")
+    click(browser, "use-pick")
+    wait(browser, CARD.format(0) + ".querySelector('.ref-name').textContent === 'refs/c.png'")
+    assert "  - start: 0\n    ref: refs/c.png\n" in (job / "shots.yaml").read_text()
+
+
 def test_split_and_merge_a_shot(browser, room, job) -> None:
     browser.execute_script("document.querySelector('.shot[data-first=\"40\"]').click()")
     wait(browser, "document.getElementById('shot-title').textContent === 'Shot 3'")
+    show_frame(browser, 50)
+    # The frame's timecode as the film counts it (29.97 drop-frame): frame 50 is 00:00:01;20.
+    wait(browser, "document.getElementById('frame-label').textContent.endsWith('00:00:01;20')")
+    browser.find_element("tag name", "body").send_keys("\ue014")  # the right arrow key
+    wait(browser, "document.getElementById('frame-label').textContent.startsWith('frame 51')")
     show_frame(browser, 50)
     click(browser, "split")
     wait(browser, "document.querySelectorAll('.shot').length === 4")

@@ -168,3 +168,18 @@ def test_the_command_listens_on_loopback_with_a_token(room, tmp_path: Path) -> N
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0 and "Traceback" not in err, err
+
+
+def test_a_port_in_use_is_one_line(room) -> None:
+    from tests.helpers import run_remaster
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_remaster(
+            "review", room.options.source, "--refs", room.options.refs, "--port", port
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: --port {port}: cannot listen on 127.0.0.1")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1

@@ -94,6 +94,11 @@ def create_app(room: ReviewRoom, token: str) -> Flask:
     def state():
         return jsonify(room.state())
 
+    @app.get("/api/frame/<int:frame>")
+    def frame_facts(frame: int):
+        row = room.row_of(frame)
+        return jsonify(frame=frame, timecode=room.job.timecode(frame), shot=row.number)
+
     @app.get("/api/images")
     def images():
         return jsonify(images=room.images())

@@ -126,7 +126,12 @@ function select(first, at = null) {
 function showFrame() {
   frame = Number($("frame").value);
   const s = shot(selected);
-  $("frame-label").textContent = `frame ${frame}` + (s.keyframes.includes(frame) ? " (keyframe)" : "");
+  const label = `frame ${frame}` + (s.keyframes.includes(frame) ? " (keyframe)" : "");
+  $("frame-label").textContent = label;
+  const shown = frame;  // the timecode, as the film's own timecode counts it, from the server
+  call(`api/frame/${frame}`).then((facts) => {
+    if (frame === shown) $("frame-label").textContent = `${label} · ${facts.timecode}`;
+  }).catch(() => {});
   $("grey").src = url(`frame/${frame}.jpg`, {});
   $("wipe").classList.add("loading");  // colour is made on demand: seconds on a CPU
   $("color").src = url(`frame/${frame}.jpg`, { kind: "color", v: state.version });
@@ -144,6 +149,19 @@ $("color").addEventListener("error", async (event) => {
 let sliding = null;
 $("frame").addEventListener("input", () => {
   clearTimeout(sliding);  // colour on demand: only where the slider rests
+  sliding = setTimeout(showFrame, 120);
+});
+
+// Left and right arrows step through the shot, as in an editor's viewer.
+document.addEventListener("keydown", (event) => {
+  if (!state || event.target.matches("input, select, textarea, button")) return;
+  if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+  const slider = $("frame");
+  const next = Number(slider.value) + (event.key === "ArrowRight" ? 1 : -1);
+  if (next < Number(slider.min) || next > Number(slider.max)) return;
+  event.preventDefault();
+  slider.value = next;
+  clearTimeout(sliding);
   sliding = setTimeout(showFrame, 120);
 });
 
