@@ -304,6 +304,8 @@ def test_play_makes_a_proxy_the_browser_plays(browser, room) -> None:
 
 def test_render_reaches_the_end_and_equals_the_command_line(browser, room, job) -> None:
     click(browser, "render-all")
+    wait(browser, "document.getElementById('render-state').textContent.startsWith('rendering')")
+    browser.refresh()  # a page reloaded mid-render follows it (or says how it ended)
     wait(browser, "document.getElementById('render-state').textContent === 'done'", 600)
     bar = browser.execute_script(
         "const b = document.getElementById('render-progress'); return [b.value, b.max]"

@@ -183,6 +183,13 @@ def create_app(room: ReviewRoom, token: str) -> Flask:
         (approved_only,) = fields("approved_only")
         return jsonify(room.render(bool(approved_only)).public())
 
+    @app.get("/api/tasks")
+    def tasks():
+        """The latest render, running or ended: a page opened (or reloaded) mid-render
+        follows it, and one opened after it says how it ended."""
+        renders = [t for t in room.tasks.tasks.values() if t.kind == "render"]
+        return jsonify(tasks=[renders[-1].public()] if renders else [])
+
     @app.get("/api/tasks/<int:number>")
     def task(number: int):
         found = room.tasks.tasks.get(number)

@@ -58,8 +58,10 @@ function shot(first) {
 function show(next) {
   state = next;
   $("title").textContent = state.film;
+  const approved = state.shots.filter((s) => s.approved).length;
   $("facts").textContent = `${state.frames} frames at ${state.rate.toFixed(3)} fps, ` +
-    `${state.width}x${state.height}; ${state.shots.length} shots; refs file ${state.refs}`;
+    `${state.width}x${state.height}; ${state.shots.length} shots, ${approved} approved; ` +
+    `refs file ${state.refs}`;
   $("method").textContent = state.method;
   if (state.error) say(state.error);
   const strip = $("strip");
@@ -257,7 +259,14 @@ $("play").addEventListener("click", async () => {
 
 async function render(approvedOnly) {
   try {
-    const task = await call("api/render", { approved_only: approvedOnly });
+    followRender(await call("api/render", { approved_only: approvedOnly }));
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function followRender(task) {
+  try {
     $("render-state").textContent = `rendering ${task.label}…`;
     await follow(task, $("render-progress"), (finished) => {
       $("render-state").textContent = "done";
@@ -275,6 +284,8 @@ $("render-approved").addEventListener("click", () => render(true));
   try {
     show(await call("api/state"));
     await listImages();
+    const { tasks } = await call("api/tasks");  // a render started before a reload
+    if (tasks.length) followRender(tasks[0]);
   } catch (error) {
     say(error.message);
   }
