@@ -196,3 +196,54 @@ def test_each_reference_is_read_again_only_when_its_file_changes(job: Path, monk
     cv2.imwrite(str(job / "b.png"), photo_like(144, 192, 7))  # repainted
     room.split(room.version, 15)
     assert sorted(read) == ["a.png", "b.png", "b.png"]
+
+
+def test_approving_shots_during_a_render_keeps_it_resumable(
+    tmp_path: Path, tiny_checkpoint
+) -> None:
+    """The job a resumed run checks is what decides its frames: an approval mark or a comment
+    written meanwhile (by the review room) changes none, a new reference does."""
+    import subprocess
+
+    from remaster.refs.edits import RefsEditor
+    from tests.helpers import decoded_planes, film_command, kill_after_segment
+    from tests.media import grey_of, panning_frames, write_frames
+
+    frames = panning_frames(24, size=(72, 96), seed=5, step=2)
+    write_frames(tmp_path / "film.mkv", [grey_of(f) for f in frames], codec="ffv1")
+    cv2.imwrite(str(tmp_path / "a.png"), photo_like(144, 192, 1))
+    cv2.imwrite(str(tmp_path / "b.png"), photo_like(144, 192, 2))
+    refs = tmp_path / "shots.yaml"
+    refs.write_text("shots:\n  - start: 0\n    ref: a.png\n  - start: 12\n    ref: b.png\n")
+    settings = (
+        "--method",
+        "embed",
+        "--segment-frames",
+        "4",
+        "--codec",
+        "ffv1",
+        "--working-size",
+        "64",
+    )
+    straight = tmp_path / "straight.mkv"
+    command = film_command(tmp_path / "film.mkv", refs, straight, tiny_checkpoint, *settings)
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    output = tmp_path / "out.mkv"
+    command = film_command(tmp_path / "film.mkv", refs, output, tiny_checkpoint, *settings)
+    kill_after_segment(command, output, 1)
+    editor = RefsEditor(refs, Fraction(10), None, lambda candidate: None)
+    editor.approve(editor.version(), 12, None, True)
+    refs.write_text("# approved in the review room\n" + refs.read_text())
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "segments resumed" in resumed.stdout
+    assert decoded_planes(output) == decoded_planes(straight)
+    # Where approval decides the frames (--only-approved), it is part of the job.
+    approved = tmp_path / "approved.mkv"
+    only = film_command(
+        tmp_path / "film.mkv", refs, approved, tiny_checkpoint, *settings, "--only-approved"
+    )
+    kill_after_segment(only, approved, 1)
+    editor.approve(editor.version(), 0, 12, True)
+    refused = subprocess.run([*only, "--resume"], capture_output=True, text=True)
+    assert refused.returncode == 1 and "different job" in refused.stderr

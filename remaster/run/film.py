@@ -184,7 +184,7 @@ def job_description(
     references = sorted({str(p) for refs, _ in plan.palettes() for p in refs})
     description = {
         "input": input_identity(options.source, options.fps),
-        "refs": file_digest(options.refs) if options.refs else None,
+        "refs": plan_identity(plan, options.only_approved) if options.refs else None,
         "references": [[p, file_digest(Path(p))] for p in references],
         "weights": file_digest(weights),
         "options": [
@@ -210,6 +210,27 @@ def job_description(
     if options.side_by_side is not None:  # its segments are in the work folder too
         description["side_by_side"] = codec_for(options.side_by_side, None)
     return description
+
+
+def plan_identity(plan: RefsPlan, only_approved: bool) -> list:
+    """What of the refs file decides the output: each entry's start, references, keyframes
+    and weights, and the default. Not its bytes: comments, the way a start is written and
+    (unless only approved shots are coloured) the approval marks change no frame, so a colorist
+    who approves shots during a long render can still resume it."""
+    entries = [
+        [
+            entry.start.frame,
+            entry.start.seconds,
+            [str(path) for path in entry.references],
+            list(entry.keyframes),
+            list(entry.weights),
+            entry.part,
+            entry.approved if only_approved else None,
+        ]
+        for entry in plan.entries
+    ]
+    default = [str(path) for path in plan.default] if plan.default else None
+    return [default, entries]
 
 
 def reference_guides(predictor: ColorPredictor, plan: RefsPlan) -> dict[tuple, Guide]:
