@@ -41,8 +41,9 @@ async function call(path, body) {
 // An edit: the new state on success, the server's one line on refusal (state unchanged).
 async function edit(path, body) {
   try {
-    show(await call(path, body));
-    say("");
+    const next = await call(path, body);
+    say("");  // before show(), which says what is wrong with the file, if anything
+    show(next);
     listImages();  // a dropped reference is a new file to pick from
     return true;
   } catch (error) {
