@@ -147,3 +147,15 @@ def test_a_new_reference_never_overwrites(tmp_path: Path) -> None:
     (tmp_path / "painted-2.png").write_bytes(b"taken")
     assert store_reference(tmp_path, "painted") == tmp_path / "painted-3.png"
     assert store_reference(tmp_path, "new") == tmp_path / "new.png"
+
+
+def test_a_piece_made_its_own_entry_keeps_its_approval(film: Path) -> None:
+    """An approved entry split by a cut list: editing one piece leaves the others approved."""
+    refs = film.with_name("shots.yaml")
+    refs.write_text("shots:\n  - start: 0\n    ref: refs/a.png\n    approved: true\n")
+    cuts = film.with_name("cuts.csv")
+    cuts.write_text("Scene Number,Start Frame,End Frame\n1,1,10\n2,11,30\n3,31,40\n")
+    pieces = editor(film, cuts)
+    assert [row[4] for row in rows(film, cuts)] == [True, True, True]
+    pieces.set_keyframe(pieces.version(), 10, 30, 12)
+    assert [row[3:] for row in rows(film, cuts)] == [((), True), ((12,), False), ((), True)]

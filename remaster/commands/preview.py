@@ -20,7 +20,7 @@ from model.colorizer import Colorizer
 from remaster.color.predictor import ColorPredictor
 from remaster.commands.image import color_picture
 from remaster.errors import OutputError
-from remaster.media.images import WRITABLE, read_reference, write_image
+from remaster.media.images import WRITABLE, fitted, read_reference, write_image
 from remaster.media.planes import grey_rgb
 from remaster.run.check import JobCheck, ShotRow, check_job
 from remaster.run.weights import resolve_weights
@@ -64,16 +64,6 @@ def grey_frames(job: JobCheck, wanted: set[int]) -> dict[int, np.ndarray]:
     finally:
         pictures.close()
     return found
-
-
-def fitted(image: np.ndarray, height: int) -> np.ndarray:
-    """RGB (or grey, made RGB) uint8 at `height` rows, aspect kept."""
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.dtype == np.uint16:
-        image = np.round(image / 257).astype(np.uint8)
-    width = max(1, round(image.shape[1] * height / image.shape[0]))
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def sheet_row(panels: list[np.ndarray], label: str, width: int) -> np.ndarray:

@@ -145,3 +145,13 @@ def crop_to_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         keep = columns * height // width
         rgb = rgb[(rows - keep) // 2 : (rows - keep) // 2 + keep]
     return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def fitted(image: np.ndarray, height: int) -> np.ndarray:
+    """For showing: RGB uint8 at `height` rows (grey made RGB, 16 bits reduced), aspect kept."""
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.dtype == np.uint16:
+        image = np.round(image / 257).astype(np.uint8)
+    width = max(1, round(image.shape[1] * height / image.shape[0]))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)

@@ -232,7 +232,9 @@ class RefsEditor:
             return 0
         before = shots[index - 1]
         entry = CommentedMap([("start", frame)])
-        for key in ("ref", "weight"):
+        # Everything that decides the frames' colour, and the approval of that colour: a
+        # piece made its own entry is coloured, and approved, as it was.
+        for key in ("ref", "weight", "approved"):
             if key in before:
                 entry[key] = copy.deepcopy(before[key])
         keyframes = self._keyframes(before)
@@ -248,7 +250,7 @@ def store_reference(folder: Path, stem: str) -> Path:
     """A free name for a new reference in `folder`: stem.png, else stem-2.png, ...; an
     existing file is never overwritten."""
     candidate, number = folder / f"{stem}.png", 1
-    while candidate.exists() or os.path.lexists(candidate):
+    while os.path.lexists(candidate):  # a dangling link too
         number += 1
         candidate = folder / f"{stem}-{number}.png"
     return candidate

@@ -14,6 +14,7 @@ is the film run itself (run/film.py), resumed as `remaster batch` resumes.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ from remaster.color.stage import ColorStage
 from remaster.errors import InputError
 from remaster.media.forms import output_codec
 from remaster.media.frames import Picture
-from remaster.media.images import READABLE, read_image, read_reference, write_image
+from remaster.media.images import READABLE, fitted, read_image, read_reference, write_image
 from remaster.media.planes import grey_rgb, luma_coefficients, rgb_frames
 from remaster.media.video import decode_range, frame_timestamps
 from remaster.refs.edits import RefsEditor, StaleEdit, store_reference, version_of
@@ -38,7 +39,7 @@ from remaster.refs.refs_file import ShotEntry
 from remaster.review.proxy import PROXY_SECONDS, write_proxy
 from remaster.review.tasks import Task, Tasks
 from remaster.run.check import JobCheck, ShotRow, check_job, check_refs, examine_reference
-from remaster.run.film import FilmOptions, colorize_film
+from remaster.run.film import FilmOptions, batch_for, colorize_film
 from remaster.run.journal import DifferentJob, work_folder
 from remaster.run.weights import resolve_weights
 
@@ -210,20 +211,21 @@ class ReviewRoom:
         return path
 
     def images(self) -> list[str]:
-        """The images in the refs folder and below (not hidden ones), for picking."""
+        """The images in the refs folder and below (not hidden ones), for picking; the walk
+        stops at LISTED_IMAGES, so a refs file kept in a large folder costs no full listing."""
         found = []
-        for path in sorted(self.folder.rglob("*")):
-            relative = path.relative_to(self.folder)
-            if any(part.startswith(".") for part in relative.parts):
-                continue
-            if path.suffix.lower() in READABLE and path.is_file():
-                found.append(relative.as_posix())
-                if len(found) == LISTED_IMAGES:
-                    break
+        for folder, subfolders, files in os.walk(self.folder):
+            subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+            for name in sorted(files):
+                path = Path(folder) / name
+                if not name.startswith(".") and path.suffix.lower() in READABLE:
+                    found.append(path.relative_to(self.folder).as_posix())
+                    if len(found) == LISTED_IMAGES:
+                        return found
         return found
 
     def reference_image(self, name: str, height: int) -> np.ndarray:
-        return fitted(read_image(self.inside(name)), height)
+        return shown(read_image(self.inside(name)), height)
 
     # Frames.
 
@@ -251,7 +253,7 @@ class ReviewRoom:
 
     def grey(self, frame: int, height: int) -> np.ndarray:
         self.row_of(frame)
-        return fitted(grey_rgb(self.picture(frame), self.job.source.full_range), height)
+        return shown(grey_rgb(self.picture(frame), self.job.source.full_range), height)
 
     def grey_jpeg(self, frame: int, height: int) -> bytes:
         """A grey frame as JPEG, kept: a strip of many shots asks for two thumbnails each."""
@@ -266,7 +268,7 @@ class ReviewRoom:
     def colored(self, frame: int, height: int) -> np.ndarray:
         """Frame `frame` coloured as its shot is: the colour stage on a batch of one."""
         row = self.row_of(frame)
-        key = (frame, row.entry, self._palette_stamp(row.entry))
+        key = (frame, row.entry, self._stamp(row.entry.references))
         with self.lock:
             if key not in self._colored:
                 stage = self.stage(row.entry)
@@ -274,7 +276,7 @@ class ReviewRoom:
                 self._colored[key] = self.rgb(stage, [stage.color(batch)])[0]
                 while len(self._colored) > COLORED_KEPT:
                     self._colored.popitem(last=False)
-            return fitted(self._colored[key], height)
+            return shown(self._colored[key], height)
 
     def rgb(self, stage: ColorStage, predictions) -> list[np.ndarray]:
         info = self.job.source.info
@@ -312,9 +314,6 @@ class ReviewRoom:
     def _stamp(self, references: tuple[Path, ...]) -> tuple:
         """When each reference was last written: a repainted file is a new reference."""
         return tuple(p.stat().st_mtime_ns if p.is_file() else None for p in references)
-
-    def _palette_stamp(self, entry: ShotEntry) -> tuple:
-        return self._stamp(entry.references)
 
     # Edits: each returns the new state.
 
@@ -384,7 +383,7 @@ class ReviewRoom:
         row, _ = self.row(first)
         end = min(row.last + 1, row.first + round(PROXY_SECONDS * float(self.job.rate)))
         digest = hashlib.sha256(
-            repr((row.entry, self._palette_stamp(row.entry), self.options.method)).encode()
+            repr((row.entry, self._stamp(row.entry.references), self.options.method)).encode()
         ).hexdigest()[:12]
         path = self.work / f"proxy-{row.first:06d}-{end:06d}-{digest}.mp4"
 
@@ -395,11 +394,30 @@ class ReviewRoom:
                 stage = self.stage(row.entry)
                 pictures = self.pictures(row.first, end)
                 items = assign_entries(pictures, self.job.plan, self.job.rate)
-                batches = batch_by_entry(items, 1, end + 1)
+                size = batch_for(self.film_options(), stage.predictor.colorizer.device)
+                batches = batch_by_entry(items, size, end + 1)  # one segment: no warm-up
                 write_proxy(path, self.job.source, stage, batches, task.progress, self.lock)
             return f"/proxy/{path.name}"
 
         return self.tasks.start("proxy", f"shot {row.number}: {path.name}", work)
+
+    def film_options(self, approved_only: bool = False) -> FilmOptions:
+        """The film job this room renders, as `remaster FILM --refs FILE` would run it."""
+        o = self.options
+        return FilmOptions(
+            source=o.source,
+            output=o.output,
+            refs=o.refs,
+            cuts=o.cuts,
+            fps=o.fps,
+            weights=o.weights,
+            device=o.device,
+            method=o.method,
+            working_size=o.working_size,
+            codec=o.codec,
+            only_approved=approved_only,
+            quiet=True,
+        )
 
     def proxy_path(self, name: str) -> Path:
         path = (self.work / name).resolve()
@@ -415,21 +433,7 @@ class ReviewRoom:
         running = self.tasks.busy("render")
         if running is not None:
             return running
-        o = self.options
-        options = FilmOptions(
-            source=o.source,
-            output=o.output,
-            refs=o.refs,
-            cuts=o.cuts,
-            fps=o.fps,
-            weights=o.weights,
-            device=o.device,
-            method=o.method,
-            working_size=o.working_size,
-            codec=o.codec,
-            only_approved=approved_only,
-            quiet=True,
-        )
+        o, options = self.options, self.film_options(approved_only)
 
         def work(task: Task) -> str:
             options.progress = task.progress
@@ -456,16 +460,9 @@ def safe_stem(filename: str) -> str:
     return kept[:80] or "reference"
 
 
-def fitted(image: np.ndarray, height: int) -> np.ndarray:
-    """RGB uint8 at most `height` rows high (never enlarged), aspect kept."""
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.dtype == np.uint16:
-        image = np.round(image / 257).astype(np.uint8)
-    if image.shape[0] <= height:
-        return image
-    width = max(1, round(image.shape[1] * height / image.shape[0]))
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+def shown(image: np.ndarray, height: int) -> np.ndarray:
+    """`fitted`, never enlarged: the page scales it up itself."""
+    return fitted(image, min(height, image.shape[0]))
 
 
 def jpeg(image: np.ndarray) -> bytes:

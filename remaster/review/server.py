@@ -103,12 +103,14 @@ def create_app(room: ReviewRoom, token: str) -> Flask:
     def images():
         return jsonify(images=room.images())
 
+    def height() -> int:
+        return THUMB_HEIGHT if request.args.get("size") == "thumb" else VIEW_HEIGHT
+
     @app.get("/frame/<int:frame>.jpg")
     def frame(frame: int):
-        height = THUMB_HEIGHT if request.args.get("size") == "thumb" else VIEW_HEIGHT
         if request.args.get("kind") == "color":
-            return Response(jpeg(room.colored(frame, height)), mimetype="image/jpeg")
-        response = Response(room.grey_jpeg(frame, height), mimetype="image/jpeg")
+            return Response(jpeg(room.colored(frame, height())), mimetype="image/jpeg")
+        response = Response(room.grey_jpeg(frame, height()), mimetype="image/jpeg")
         # A film's grey never changes while the room is open: the strip, rebuilt after every
         # edit, takes its thumbnails from the browser's cache instead of decoding them again.
         response.headers["Cache-Control"] = "private, max-age=86400"
@@ -116,10 +118,8 @@ def create_app(room: ReviewRoom, token: str) -> Flask:
 
     @app.get("/reference.jpg")
     def reference():
-        height = THUMB_HEIGHT if request.args.get("size") == "thumb" else VIEW_HEIGHT
-        image = room.reference_image(request.args.get("name", ""), height)
-        response = Response(jpeg(image), mimetype="image/jpeg")
-        return response
+        image = room.reference_image(request.args.get("name", ""), height())
+        return Response(jpeg(image), mimetype="image/jpeg")
 
     @app.get("/proxy/<name>")
     def proxy(name: str):

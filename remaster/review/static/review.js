@@ -44,7 +44,6 @@ async function edit(path, body) {
     const next = await call(path, body);
     say("");  // before show(), which says what is wrong with the file, if anything
     show(next);
-    listImages();  // a dropped reference is a new file to pick from
     return true;
   } catch (error) {
     say(error.message);
@@ -182,6 +181,7 @@ async function upload(first, file) {
   form.append("version", state.version);
   form.append("first", first);
   if (!(await edit("api/reference", form))) return;
+  listImages();  // the dropped picture is a new file to pick from
   const s = shot(first);
   say(`${file.name} is now the reference of shot ${s.number}` + (s.keyframes.length
     ? `, taken to show its keyframe, frame ${s.keyframes[0]}: clear the keyframe if it shows another frame`
