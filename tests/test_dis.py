@@ -18,9 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 REEL = ROOT / "examples" / "film" / "reel.mp4"  # real footage, three shots
 CAMERA = ROOT / "examples" / "still" / "camera.png"  # a real black-and-white photo
 # Agreement with OpenCV's DIS (medium, full resolution) on the reel's real frame pairs, mean
-# end-point error in pixels, as measured when the flow was written (0.15 and 2.1 to 4.1) with
-# room for other machines' rounding.
-AGREES_NEAR, AGREES_FAR = 0.3, 5.0
+# end-point error in pixels, with room for other machines' rounding: 0.15 and 2.1 / 4.1 when
+# the flow was written; 0.15 and 1.8 / 5.2 since it chooses among its neighbours' flows after
+# the last descent too (dis.py), which carries true colour better 8 frames apart
+# (benchmarks/flow_accuracy.py: 1.18 against 1.30, OpenCV's 1.29), so further from OpenCV's own
+# errors on the fast handheld pair.
+AGREES_NEAR, AGREES_FAR = 0.3, 6.0
 
 
 @pytest.fixture(scope="module")
