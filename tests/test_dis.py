@@ -19,11 +19,11 @@ REEL = ROOT / "examples" / "film" / "reel.mp4"  # real footage, three shots
 CAMERA = ROOT / "examples" / "still" / "camera.png"  # a real black-and-white photo
 # Agreement with OpenCV's DIS (medium, full resolution) on the reel's real frame pairs, mean
 # end-point error in pixels, with room for other machines' rounding: 0.15 and 2.1 / 4.1 when
-# the flow was written; 0.15 and 1.8 / 5.2 since it chooses among its neighbours' flows after
-# the last descent too (dis.py), which carries true colour better 8 frames apart
-# (benchmarks/flow_accuracy.py: 1.18 against 1.30, OpenCV's 1.29), so further from OpenCV's own
-# errors on the fast handheld pair.
-AGREES_NEAR, AGREES_FAR = 0.3, 6.0
+# the flow was written; 0.15 and 1.7 / 6.2 since it descends 50 steps and chooses among its
+# neighbours' flows after the last descent too (dis.py), which carries true colour as well as
+# OpenCV's does (benchmarks/flow_accuracy.py), so its errors on the fast handheld pair (49 px
+# flows) are no longer OpenCV's.
+AGREES_NEAR, AGREES_FAR = 0.3, 7.0
 
 
 @pytest.fixture(scope="module")
