@@ -19,7 +19,8 @@ The algorithm, level by level from the coarsest of a Gaussian-free area pyramid 
    the densified flow and solved for an increment by fixed-point iterations of red-black SOR.
 
 Parameters are OpenCV's medium preset with the full-resolution level (finest scale 0), as the
-pipeline has always run DIS (flow.py). Everything is float32: the flow does not go to bf16.
+pipeline has always run DIS (flow.py), except for twice the descent steps (see DisSettings).
+Everything is float32: the flow does not go to bf16.
 """
 
 from __future__ import annotations
