@@ -26,27 +26,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.color import rgb_to_lab
 from remaster.color.flow import FlowEstimator
 from remaster.color.predictor import lab_grey
-from remaster.media.planes import lightness_from_luma, luma_coefficients, rgb_from_planes
+from remaster.commands.evaluate import video_rgb
+from remaster.commands.steadiness import lab_of
+from remaster.media.planes import lightness_from_luma
 from remaster.media.video import decode
 
 
 def clip_frames(clip: Path) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """The grey input's greys for the flow, made as the pipeline makes them (luma, then L),
-    and the truth's ab, frame by frame."""
-    colour = json.loads((clip / "clip.json").read_text())["colour"]
-    coefficients = luma_coefficients(colour["colorspace"], 0)
+    and the truth's ab as `remaster eval` reads it, frame by frame."""
     greys = [
         lab_grey(lightness_from_luma(torch.from_numpy(picture.y)[None], False, 8)[0, 0])
         for picture in decode(clip / "grey.mkv")
     ]
-    truths = []
-    for picture in decode(clip / "truth.mkv"):
-        rgb = rgb_from_planes(picture.y, picture.u, picture.v, coefficients, False)
-        truths.append(rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None] / 255)[0, 1:])
-    return greys, truths
+    return greys, [lab_of(rgb)[1:] for _, rgb in video_rgb(clip / "truth.mkv")]
 
 
 def pairs_of(clip: Path, gap: int, every: int) -> list[tuple[int, int]]:
