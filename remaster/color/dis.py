@@ -214,7 +214,12 @@ def propagate(grid: PatchGrid, second: Tensor, flow: Tensor, size: int, rounds: 
 def descend(grid: PatchGrid, second: Tensor, start: Tensor, steps: int, size: int) -> Tensor:
     """Inverse compositional gradient descent from `start`, a patch stopping (after its step)
     once its cost stops falling, as OpenCV's does; a patch that ends further than a patch's
-    size from where it started keeps its start."""
+    size from where it started keeps its start.
+
+    Every step runs even when every patch has stopped: asking the device whether any patch is
+    still active costs a host synchronisation a step (50 a pyramid level), and on the example
+    reel's frames 10 to 59% of the patches were still descending at each pass's last step, so
+    the loop never ended early (the flow is the same either way: a stopped patch stays put)."""
     flow = start
     active = torch.ones(start.shape[:2], dtype=torch.bool, device=start.device)
     previous = torch.full(start.shape[:2], float("inf"), device=start.device)
@@ -225,8 +230,6 @@ def descend(grid: PatchGrid, second: Tensor, start: Tensor, steps: int, size: in
         flow = torch.where(active[..., None], flow - step, flow)
         active = active & (ssd < previous)
         previous = torch.where(active, ssd, previous)
-        if not active.any():
-            break
     moved = (flow - start).norm(dim=-1) <= size
     return torch.where(moved[..., None], flow, start)
 
