@@ -1,5 +1,6 @@
 """Frames/s of the colour stage alone and of the whole pipeline, per method and frame size,
-beside the paper's Table 1; and where the time goes at 1080p (decode, colour, encode).
+beside the paper's Table 1; and where the time goes at 1080p (decode; `auto`'s colour stage in
+its parts, with our optical flow and with OpenCV's; encode).
 
     .venv/bin/python benchmarks/gpu_speed.py [--device cuda] [--frames 48] [--quick]
 
@@ -15,9 +16,11 @@ small sizes and few frames, to check the script on a CPU. Prints a Markdown tabl
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import tempfile
 import time
+from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,13 +28,16 @@ import av
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.colorizer import Colorizer  # noqa: E402
+from model.colorizer import Colorizer, scaled_size  # noqa: E402
+from remaster.color import dis  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
-from remaster.color.predictor import ColorPredictor  # noqa: E402
+from remaster.color.flow import flow_for  # noqa: E402
+from remaster.color.predictor import PROPAGATION_SHORT_SIDE, ColorPredictor  # noqa: E402
 from remaster.color.stage import ColorStage  # noqa: E402
 from remaster.media.forms import open_source  # noqa: E402
 from remaster.media.images import write_image  # noqa: E402
@@ -79,25 +85,93 @@ def synchronise(device: torch.device) -> None:
 
 
 def colour_stage_fps(
-    clip: Path, refs: Path, method: str, colorizer: Colorizer, batch: int, passes: int = 2
+    clip: Path, refs: Path, predictor: ColorPredictor, batch: int, passes: int = 2
 ) -> float:
     """Frames/s of the colour stage on frames already decoded (guides built beforehand); the
     last of `passes` passes is timed, the first warms the device up."""
     job = check_job(clip, refs, None)
     pictures = list(job.source.frames())
-    predictor = ColorPredictor(colorizer, method)
     guides = reference_guides(predictor, job.plan)
+    device = predictor.colorizer.device
     seconds = float("nan")
     for _ in range(passes):
         stage = ColorStage(predictor, guides, job.source.full_range, job.source.info.bits)
         items = assign_entries(pictures, job.plan, job.source.info.rate)
-        synchronise(colorizer.device)
+        synchronise(device)
         started = time.perf_counter()
         for prediction in stage(batch_by_entry(items, batch, 10**9)):
             prediction.ab.sum().item()  # the colour is there, not queued
-        synchronise(colorizer.device)
+        synchronise(device)
         seconds = time.perf_counter() - started
     return len(pictures) / seconds
+
+
+def where_colour_goes(
+    clip: Path, refs: Path, colorizer: Colorizer, batch: int, count: int, flow: str
+) -> str:
+    """ms a frame of `auto`'s colour stage with `flow` in its parts: the optical flows; the
+    rest of the carry and stabilisation; matching, fusion and the network; the rest (lightness,
+    upsampling). Each part is timed between device synchronisations, so the parts add up to a
+    little more than the stage alone."""
+    spent: Counter = Counter()
+
+    def timed(name: str, function):
+        def run(*args, **kwargs):
+            synchronise(colorizer.device)
+            started = time.perf_counter()
+            result = function(*args, **kwargs)
+            synchronise(colorizer.device)
+            spent[name] += time.perf_counter() - started
+            return result
+
+        return run
+
+    predictor = ColorPredictor(colorizer, "auto", flow=flow)
+    predictor.flows.between_many = timed("flows", predictor.flows.between_many)
+    predictor.follow = timed("follow", predictor.follow)
+    predictor.exemplar = timed("exemplar", predictor.exemplar)
+    colour_stage_fps(clip, refs, predictor, batch, passes=1)  # warm-up
+    spent.clear()
+    total = count / colour_stage_fps(clip, refs, predictor, batch, passes=1)  # `count` frames
+    parts = {
+        f"optical flow ({predictor.flows.flow})": spent["flows"],
+        "carry and stabilise": spent["follow"] - spent["flows"],
+        "match, fuse, network": spent["exemplar"],
+        "the rest": total - spent["follow"] - spent["exemplar"],
+    }
+    shares = ", ".join(f"{name} {1000 * s / count:.1f}" for name, s in parts.items())
+    return f"{1000 * total / count:.1f} ms a frame: {shares}"
+
+
+def flow_alone(clip: Path, device: torch.device, pairs: int, compiled: bool):
+    """ms a pair of our optical flow at the propagation size, `pairs` pairs a call (a batch of 4
+    frames of `auto` asks 16: each frame from the one before and from its keyframe, both ways),
+    eager or with `patch_cost` and `refine` under torch.compile; and the flows. The slowest
+    parts of our DIS are those two: many small elementwise steps over every patch or pixel."""
+    frames = itertools.islice(open_source(clip, None).frames(), pairs + 1)
+    greys = [torch.from_numpy(picture.y) for picture in frames]
+    stack = torch.stack(greys).to(device).float()[:, None]
+    if min(stack.shape[-2:]) > PROPAGATION_SHORT_SIDE:
+        size = scaled_size(*stack.shape[-2:], PROPAGATION_SHORT_SIDE)
+        stack = F.interpolate(stack, size=size, mode="area").round()
+    greys = stack[:, 0].to(torch.uint8)
+    first, second = greys[:-1], greys[1:]
+    eager = dis.patch_cost, dis.refine
+    if compiled:
+        dis.patch_cost = torch.compile(dis.patch_cost, dynamic=True)
+        dis.refine = torch.compile(dis.refine, dynamic=True)
+    try:
+        started = time.perf_counter()
+        dis.dis_flow(first, second)  # warm-up (and compiling)
+        synchronise(device)
+        warm_up = time.perf_counter() - started
+        started = time.perf_counter()
+        flows = dis.dis_flow(first, second)
+        synchronise(device)
+        seconds = time.perf_counter() - started
+    finally:
+        dis.patch_cost, dis.refine = eager
+    return 1000 * seconds / len(first), warm_up, flows
 
 
 def end_to_end_fps(clip: Path, refs: Path, method: str, colorizer: Colorizer, codec: str):
@@ -148,20 +222,36 @@ def main(argv: list[str] | None = None) -> None:
             clip, refs = panning_clip(Path(folder), width, height, frames)
             paper = PAPER.get(max(width, height) if width == height else 0)
             for method in METHODS:
-                stage = colour_stage_fps(clip, refs, method, colorizer, batch=4)
+                predictor = ColorPredictor(colorizer, method)
+                stage = colour_stage_fps(clip, refs, predictor, batch=4)
                 whole = end_to_end_fps(clip, refs, method, colorizer, codec)
                 cited = f"{paper:.2f}" if paper else ""
                 print(f"| {width}x{height} | {method} | {stage:.1f} | {whole:.1f} | {cited} |")
             if (width, height) == sizes[0]:
-                big = colour_stage_fps(clip, refs, "embed", colorizer, batch=64)
+                big = colour_stage_fps(clip, refs, ColorPredictor(colorizer, "embed"), batch=64)
                 print(f"| {width}x{height} | embed, batches of 64 | {big:.1f} | | |")
             sys.stdout.flush()
         width, height = sizes[-1]
-        clip, _ = panning_clip(Path(folder), width, height, frames)
+        clip, refs = panning_clip(Path(folder), width, height, frames)
         print(
             f"\nwhere the time goes at {width}x{height}: decode {decode_fps(clip):.1f} "
             f"frames/s, encode ({codec}) {encode_fps(clip, codec, Path(folder)):.1f} frames/s"
         )
+        # On a GPU, ours and then OpenCV's on the machine's cores: is `--flow auto` right there?
+        for flow in dict.fromkeys([flow_for("auto", colorizer.device), "opencv"]):
+            parts = where_colour_goes(clip, refs, colorizer, 4, frames, flow)
+            print(f"`auto`'s colour stage, {parts}")
+        sys.stdout.flush()
+        # Last, so that a slow compile cannot cost the table: would torch.compile pay?
+        eager_ms, _, eager = flow_alone(clip, colorizer.device, 16, compiled=False)
+        line = f"our flow alone, 16 pairs a call: {eager_ms:.1f} ms a pair"
+        try:
+            ms, compiling, flows = flow_alone(clip, colorizer.device, 16, compiled=True)
+            apart = (flows - eager).norm(dim=1).mean()
+            line += f"; compiled {ms:.1f} ({compiling:.0f} s to compile, {apart:.4f} px apart)"
+        except Exception as error:  # a report, not a crash: the table above is what counts
+            line += f"; compiled: failed, {type(error).__name__}: {str(error).splitlines()[0]}"
+        print(line)
 
 
 if __name__ == "__main__":
