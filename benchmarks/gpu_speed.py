@@ -244,13 +244,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
         # Last, so that a slow compile cannot cost the table: would torch.compile pay?
         eager_ms, _, eager = flow_alone(clip, colorizer.device, 16, compiled=False)
-        line = f"our flow alone, 16 pairs a call: {eager_ms:.1f} ms a pair"
+        pairs, _, flow_height, flow_width = eager.shape
+        line = f"our flow alone at {flow_width}x{flow_height}, {pairs} pairs a call: "
+        line += f"{eager_ms:.1f} ms a pair"
         try:
             ms, compiling, flows = flow_alone(clip, colorizer.device, 16, compiled=True)
             apart = (flows - eager).norm(dim=1).mean()
             line += f"; compiled {ms:.1f} ({compiling:.0f} s to compile, {apart:.4f} px apart)"
         except Exception as error:  # a report, not a crash: the table above is what counts
-            line += f"; compiled: failed, {type(error).__name__}: {str(error).splitlines()[0]}"
+            first = (str(error).splitlines() or [""])[0]
+            line += f"; compiled: failed, {type(error).__name__}: {first}"
         print(line)
 
 
