@@ -28,16 +28,15 @@ import av
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.colorizer import Colorizer, scaled_size  # noqa: E402
+from model.colorizer import Colorizer  # noqa: E402
 from remaster.color import dis  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
 from remaster.color.flow import flow_for  # noqa: E402
-from remaster.color.predictor import PROPAGATION_SHORT_SIDE, ColorPredictor  # noqa: E402
+from remaster.color.predictor import ColorPredictor, at_propagation_size  # noqa: E402
 from remaster.color.stage import ColorStage  # noqa: E402
 from remaster.media.forms import open_source  # noqa: E402
 from remaster.media.images import write_image  # noqa: E402
@@ -150,11 +149,8 @@ def flow_alone(clip: Path, device: torch.device, pairs: int, compiled: bool):
     parts of our DIS are those two: many small elementwise steps over every patch or pixel."""
     frames = itertools.islice(open_source(clip, None).frames(), pairs + 1)
     greys = [torch.from_numpy(picture.y) for picture in frames]
-    stack = torch.stack(greys).to(device).float()[:, None]
-    if min(stack.shape[-2:]) > PROPAGATION_SHORT_SIDE:
-        size = scaled_size(*stack.shape[-2:], PROPAGATION_SHORT_SIDE)
-        stack = F.interpolate(stack, size=size, mode="area").round()
-    greys = stack[:, 0].to(torch.uint8)
+    stack = at_propagation_size(torch.stack(greys).to(device).float()[:, None])
+    greys = stack[:, 0].round().clamp(0, 255).to(torch.uint8)
     first, second = greys[:-1], greys[1:]
     eager = dis.patch_cost, dis.refine
     if compiled:

@@ -113,9 +113,7 @@ class ColorPredictor:
 
     def keyframe(self, reference: np.ndarray) -> Keyframe:
         # Propagation works near full resolution: carried colour keeps the reference's detail.
-        rgb = image_to_tensor(reference).to(self.colorizer.device)
-        if min(rgb.shape[-2:]) > PROPAGATION_SHORT_SIDE:
-            rgb = resize(rgb, scaled_size(*rgb.shape[-2:], PROPAGATION_SHORT_SIDE))
+        rgb = at_propagation_size(image_to_tensor(reference).to(self.colorizer.device))
         lab = rgb_to_lab(rgb)[0]
         # The flow compares it with black-and-white frames, so it must look as they do: the
         # grey of its luma (what a transfer records), not its CIE lightness, which differs by
@@ -176,11 +174,7 @@ class ColorPredictor:
         carried over `ab` where the flow reaches (propagate, auto), then stabilised along a
         copy of the track. Returns the colour, whether the carried colour covers most of each
         frame, and the track moved on."""
-        near_full = lightness.to(self.colorizer.device, torch.float32)
-        if min(near_full.shape[-2:]) > PROPAGATION_SHORT_SIDE:
-            near_full = resize(
-                near_full, scaled_size(*near_full.shape[-2:], PROPAGATION_SHORT_SIDE)
-            )
+        near_full = at_propagation_size(lightness.to(self.colorizer.device, torch.float32))
         frames_ab = list(upsample(ab, near_full.shape[-2:]).unbind(0))
         indices = indices if indices is not None else list(range(len(frames_ab)))
         greys = [lab_grey(frame[0]) for frame in near_full]
@@ -212,6 +206,13 @@ class ColorPredictor:
         fusion = Fusion.of(self.matcher.transfer(working, guide.matching), working, same_shot)
         embedded = guide.colorizer.decode_working(working, guide.style)
         return fusion.blend(embedded), fusion.matched_share()
+
+
+def at_propagation_size(image: Tensor) -> Tensor:
+    """(B, C, H, W) brought down to the propagation size, where its short side is longer."""
+    if min(image.shape[-2:]) <= PROPAGATION_SHORT_SIDE:
+        return image
+    return resize(image, scaled_size(*image.shape[-2:], PROPAGATION_SHORT_SIDE))
 
 
 def lab_grey(lightness: Tensor) -> Tensor:
