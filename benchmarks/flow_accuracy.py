@@ -1,7 +1,7 @@
 """How well each optical flow carries true colour, on the quality benchmark's real clips.
 
     .venv/bin/python benchmarks/flow_accuracy.py [--material data/bench] [--gaps 1,8]
-        [--every 2] [--device cuda]
+        [--every 2] [--device cuda] [--dis passes=4,...]
 
 For pairs of frames of one shot, `gap` frames apart, each flow (OpenCV's DIS and ours in
 PyTorch, remaster/color/flow.py) is computed between the two frames of the grey input, from
@@ -19,6 +19,7 @@ builds it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from remaster.color.dis import DisSettings
 from remaster.color.flow import FlowEstimator
 from remaster.color.predictor import lab_grey
 from remaster.commands.evaluate import video_rgb
@@ -77,19 +79,42 @@ def measure(estimator: FlowEstimator, clips: dict, gap: int, every: int, opencv:
     )
 
 
+def dis_settings(text: str) -> dict[str, int | float]:
+    """'passes=4,alpha=10' -> {'passes': 4, 'alpha': 10.0}, each typed as DisSettings has it."""
+    fields = {field.name: field.type for field in dataclasses.fields(DisSettings)}
+    settings = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if name not in fields:
+            raise SystemExit(f"--dis: no setting {name!r}; DisSettings has {', '.join(fields)}")
+        kind = int if fields[name] == "int" else float
+        try:
+            settings[name] = kind(value)
+        except ValueError:
+            raise SystemExit(f"--dis: {name} takes {kind.__name__} values, not {value!r}") from None
+    return settings
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--material", type=Path, default=Path("data/bench"))
     parser.add_argument("--gaps", default="1,8", help="frames apart, comma-separated")
     parser.add_argument("--every", type=int, default=2, help="a pair starting every N frames")
     parser.add_argument("--device", default="cpu", help="where our flow runs (cpu, cuda)")
+    parser.add_argument(
+        "--dis", default="", help="our flow's DisSettings to try, e.g. passes=4,final_rounds=3"
+    )
     args = parser.parse_args(argv)
+    trying = dis_settings(args.dis)  # a wrong setting stops here, before the clips are read
     folders = sorted(p for p in (args.material / "clips").iterdir() if (p / "clip.json").exists())
     clips = {folder: clip_frames(folder) for folder in folders}
     opencv, ours = (
         FlowEstimator(finest_scale=0, flow="opencv"),
         FlowEstimator(finest_scale=0, flow="torch", device=args.device),
     )
+    ours.settings = dataclasses.replace(ours.settings, **trying)
+    if args.dis:
+        print(f"our flow (torch) with {args.dis}\n")
     print("| flow | frames apart | ab error, checked | checked share | ab error, inside "
           "| EPE against OpenCV (px) | ms a flow |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from remaster.color.dis import dis_flow
+from benchmarks.flow_accuracy import dis_settings
+from remaster.color.dis import DisSettings, dis_flow
 from remaster.color.flow import FlowEstimator
 from remaster.media.video import decode
 
@@ -110,3 +111,17 @@ def test_the_forward_backward_check_is_the_same_for_both_flows(reel_frames):
     mine = FlowEstimator(finest_scale=0, flow="torch").between(source, target)
     agree = (theirs.visible == mine.visible).float().mean()
     assert theirs.visible.float().mean() > 0.5 and agree > 0.9
+
+
+def test_settings_to_try_are_read_as_dis_settings_has_them(reel_frames):
+    """benchmarks/flow_accuracy.py --dis: each named setting, typed; a wrong one is one line.
+    The settings reach the flow: one descent pass of 50 steps is not two of 25."""
+    assert dis_settings("passes=4,alpha=10") == {"passes": 4, "alpha": 10.0}
+    assert dis_settings("") == {}
+    for wrong, says in (("pases=4", "no setting 'pases'"), ("passes=x", "passes takes int values")):
+        with pytest.raises(SystemExit, match=says):
+            dis_settings(wrong)
+    source = torch.from_numpy(reel_frames[0][None, :96, :128].copy())
+    target = torch.from_numpy(reel_frames[2][None, :96, :128].copy())
+    once = dis_flow(source, target, DisSettings(**dis_settings("passes=1")))
+    assert not torch.allclose(once, dis_flow(source, target), atol=1e-3)

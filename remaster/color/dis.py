@@ -40,7 +40,7 @@ class DisSettings:
     finest_scale: int = 0
     patch_size: int = 8
     patch_stride: int = 3
-    # Gradient-descent steps over the 2 passes. OpenCV's preset takes 25 (12 a pass), but its
+    # Gradient-descent steps over the passes. OpenCV's preset takes 25 (12 a pass), but its
     # sequential sweep starts each patch from neighbours that have already descended; ours starts
     # every patch at once, and with 12 steps a pass a walker crossing the frame's edge at 14 px a
     # frame was not followed (the quality benchmark's street-jump clip: `auto` 0.70 CIEDE2000
@@ -56,6 +56,15 @@ class DisSettings:
     omega: float = 1.6  # SOR relaxation
     zeta: float = 0.1
     epsilon: float = 0.001
+    # Descent passes, each after `propagation_rounds`. A parallel round carries a good flow one
+    # patch, where OpenCV's sweep carries it across the picture, so more passes of fewer steps
+    # were tried. 4 passes carry the truth's colour better (benchmarks/flow_accuracy.py, all the
+    # benchmark's clips, a pair every 4 frames, ab error where checked, 1 / 8 frames apart:
+    # 2 passes 0.543 / 1.528, 4 passes 0.540 / 1.369, OpenCV's 0.540 / 1.503), but pass their
+    # check on less of the frame one frame apart (0.873 against 0.880), cost 1.25x, and the full
+    # quality benchmark then had handheld-plant's keyframe `auto` row 1.39% worse than with
+    # OpenCV's flow (2 passes: +0.47%) and the `embed` rows' CDC no nearer. So 2, as OpenCV.
+    passes: int = 2
     propagation_rounds: int = 3  # parallel tries of the neighbours' flows, before each pass
     # ... and after the last. Measured with benchmarks/flow_accuracy.py's measure (the truth's ab
     # carried along the flow, where it passes its check, frames 1 / 8 apart, 25 descent steps;
@@ -240,9 +249,8 @@ def inverse_search(first: Tensor, second: Tensor, dense: Tensor, settings: DisSe
     grid = PatchGrid.of(first, size, stride)
     centre = (grid.corners + size // 2).long()
     flow = dense[:, :, centre[:, 1], centre[:, 0]].transpose(1, 2)  # (B, P, 2)
-    passes = 2
-    steps = settings.grad_descent_iter // passes
-    for _ in range(passes):
+    steps = settings.grad_descent_iter // settings.passes
+    for _ in range(settings.passes):
         flow = propagate(grid, second, flow, size, settings.propagation_rounds)
         flow = descend(grid, second, flow, steps, size)
     flow = propagate(grid, second, flow, size, settings.final_rounds)
