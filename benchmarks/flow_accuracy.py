@@ -1,7 +1,7 @@
 """How well each optical flow carries true colour, on the quality benchmark's real clips.
 
     .venv/bin/python benchmarks/flow_accuracy.py [--material data/bench] [--gaps 1,8]
-        [--every 2] [--device cuda] [--dis passes=4,...]
+        [--every 2] [--device cuda] [--dis passes=4 ...]
 
 For pairs of frames of one shot, `gap` frames apart, each flow (OpenCV's DIS and ours in
 PyTorch, remaster/color/flow.py) is computed between the two frames of the grey input, from
@@ -23,10 +23,13 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from model.config import coerce_fields
+from model.train import load_config
 from remaster.color.dis import DisSettings
 from remaster.color.flow import FlowEstimator
 from remaster.color.predictor import lab_grey
@@ -79,20 +82,19 @@ def measure(estimator: FlowEstimator, clips: dict, gap: int, every: int, opencv:
     )
 
 
-def dis_settings(text: str) -> dict[str, int | float]:
-    """'passes=4,alpha=10' -> {'passes': 4, 'alpha': 10.0}, each typed as DisSettings has it."""
-    fields = {field.name: field.type for field in dataclasses.fields(DisSettings)}
-    settings = {}
-    for item in filter(None, text.split(",")):
-        name, _, value = item.partition("=")
-        if name not in fields:
-            raise SystemExit(f"--dis: no setting {name!r}; DisSettings has {', '.join(fields)}")
-        kind = int if fields[name] == "int" else float
-        try:
-            settings[name] = kind(value)
-        except ValueError:
-            raise SystemExit(f"--dis: {name} takes {kind.__name__} values, not {value!r}") from None
-    return settings
+def dis_settings(items: list[str]) -> dict[str, Any]:
+    """['passes=4', 'alpha=10'] -> {'passes': 4, 'alpha': 10.0}: read as `python -m model.train
+    --set` reads its settings, then each value checked against its DisSettings default's type."""
+    try:
+        values = coerce_fields(DisSettings, load_config(None, items))
+    except ValueError as error:
+        raise SystemExit(f"--dis: {error}") from None
+    defaults = DisSettings()
+    for name, value in values.items():
+        kind = type(getattr(defaults, name))
+        if not isinstance(value, kind):
+            raise SystemExit(f"--dis: {name} takes {kind.__name__} values, not {value!r}")
+    return values
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,7 +104,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--every", type=int, default=2, help="a pair starting every N frames")
     parser.add_argument("--device", default="cpu", help="where our flow runs (cpu, cuda)")
     parser.add_argument(
-        "--dis", default="", help="our flow's DisSettings to try, e.g. passes=4,final_rounds=3"
+        "--dis",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a DisSettings value for our flow to try, e.g. passes=4 (repeat for more)",
     )
     args = parser.parse_args(argv)
     trying = dis_settings(args.dis)  # a wrong setting stops here, before the clips are read
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ours.settings = dataclasses.replace(ours.settings, **trying)
     if args.dis:
-        print(f"our flow (torch) with {args.dis}\n")
+        print(f"our flow (torch) with {', '.join(args.dis)}\n")
     print("| flow | frames apart | ab error, checked | checked share | ab error, inside "
           "| EPE against OpenCV (px) | ms a flow |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")

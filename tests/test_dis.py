@@ -116,12 +116,13 @@ def test_the_forward_backward_check_is_the_same_for_both_flows(reel_frames):
 def test_settings_to_try_are_read_as_dis_settings_has_them(reel_frames):
     """benchmarks/flow_accuracy.py --dis: each named setting, typed; a wrong one is one line.
     The settings reach the flow: one descent pass of 50 steps is not two of 25."""
-    assert dis_settings("passes=4,alpha=10") == {"passes": 4, "alpha": 10.0}
-    assert dis_settings("") == {}
-    for wrong, says in (("pases=4", "no setting 'pases'"), ("passes=x", "passes takes int values")):
+    assert dis_settings(["passes=4", "alpha=10"]) == {"passes": 4, "alpha": 10.0}
+    assert dis_settings([]) == {}
+    wrongs = (("pases=4", "unknown DisSettings fields"), ("passes=x", "passes takes int values"))
+    for wrong, says in wrongs:
         with pytest.raises(SystemExit, match=says):
-            dis_settings(wrong)
+            dis_settings([wrong])
     source = torch.from_numpy(reel_frames[0][None, :96, :128].copy())
     target = torch.from_numpy(reel_frames[2][None, :96, :128].copy())
-    once = dis_flow(source, target, DisSettings(**dis_settings("passes=1")))
+    once = dis_flow(source, target, DisSettings(**dis_settings(["passes=1"])))
     assert not torch.allclose(once, dis_flow(source, target), atol=1e-3)
