@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from benchmarks.flow_accuracy import dis_settings
-from remaster.color.dis import DisSettings, dis_flow
+from remaster.color.dis import DisSettings, dis_flow, neighbours
 from remaster.color.flow import FlowEstimator
 from remaster.media.video import decode
 
@@ -126,3 +126,25 @@ def test_settings_to_try_are_read_as_dis_settings_has_them(reel_frames):
     target = torch.from_numpy(reel_frames[2][None, :96, :128].copy())
     once = dis_flow(source, target, DisSettings(**dis_settings(["passes=1"])))
     assert not torch.allclose(once, dis_flow(source, target), atol=1e-3)
+
+
+def test_propagation_looks_as_far_as_its_reach():
+    """Each patch's candidates are the flows `reach` patches left, right, above and below it;
+    nearer the edge than that, the edge's. Reach 1 is the adjacent patches."""
+    rows, cols = 3, 5
+    flow = torch.arange(rows * cols * 2, dtype=torch.float32).reshape(1, rows * cols, 2)
+    index = torch.arange(rows * cols).reshape(rows, cols)
+    for reach in (1, 2, 4):
+        sides = neighbours(flow, rows, cols, reach)
+        got = dict(zip(("left", "right", "up", "down"), sides, strict=True))
+        for r in range(rows):
+            for c in range(cols):
+                k = index[r, c]
+                expect = {
+                    "left": index[r, max(c - reach, 0)],
+                    "right": index[r, min(c + reach, cols - 1)],
+                    "up": index[max(r - reach, 0), c],
+                    "down": index[min(r + reach, rows - 1), c],
+                }
+                for side, source in expect.items():
+                    assert torch.equal(got[side][0, k], flow[0, source]), (reach, r, c, side)
