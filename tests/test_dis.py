@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from benchmarks.flow_accuracy import dis_settings
-from remaster.color.dis import DisSettings, dis_flow, neighbours
+from remaster.color.dis import DisSettings, area_half, dis_flow, neighbours, refine
 from remaster.color.flow import FlowEstimator
 from remaster.media.video import decode
 
@@ -23,7 +23,8 @@ CAMERA = ROOT / "examples" / "still" / "camera.png"  # a real black-and-white ph
 # the flow was written; 0.15 and 1.7 / 6.2 since it descends 50 steps and chooses among its
 # neighbours' flows after the last descent too (dis.py), which carries true colour as well as
 # OpenCV's does (benchmarks/flow_accuracy.py), so its errors on the fast handheld pair (49 px
-# flows) are no longer OpenCV's.
+# flows) are no longer OpenCV's; 0.13 and 1.6 / 5.6 since its refinement's epsilon and its
+# pyramid are OpenCV's (docs/flow.md).
 AGREES_NEAR, AGREES_FAR = 0.3, 7.0
 
 
@@ -148,3 +149,55 @@ def test_propagation_looks_as_far_as_its_reach():
                 }
                 for side, source in expect.items():
                     assert torch.equal(got[side][0, k], flow[0, source]), (reach, r, c, side)
+
+
+def test_the_settings_are_opencvs_medium_preset():
+    """Every setting OpenCV's DIS reports is ours, but the descent steps (see DisSettings). The
+    refinement's epsilon is DIS's own (0.01), not the standalone VariationalRefinement's
+    default (0.001), which this flow once took."""
+    theirs = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    ours = DisSettings()
+    assert (theirs.getPatchSize(), theirs.getPatchStride()) == (ours.patch_size, ours.patch_stride)
+    assert theirs.getVariationalRefinementIterations() == ours.variational_refinement_iter
+    for name, value in (("Alpha", ours.alpha), ("Delta", ours.delta), ("Gamma", ours.gamma)):
+        assert getattr(theirs, f"getVariationalRefinement{name}")() == pytest.approx(value)
+    assert theirs.getVariationalRefinementEpsilon() == pytest.approx(ours.epsilon)
+    assert theirs.getGradientDescentIterations() * 2 == ours.grad_descent_iter
+
+
+def test_the_refinement_is_opencvs(reel_frames):
+    """From the same unrefined flow of a real pair, ours refines as OpenCV's VariationalRefinement
+    does, set as DIS sets it: 0.0006 px apart at most on 512x288 pairs when written."""
+    first, second = reel_frames[10][:144, :256].copy(), reel_frames[11][:144, :256].copy()
+    unrefined = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    unrefined.setFinestScale(0)
+    unrefined.setVariationalRefinementIterations(0)
+    start = unrefined.calc(first, second, None)
+    settings = DisSettings()
+    theirs = cv2.VariationalRefinement_create()
+    theirs.setAlpha(settings.alpha)
+    theirs.setDelta(settings.delta)
+    theirs.setGamma(settings.gamma)
+    theirs.setEpsilon(settings.epsilon)
+    theirs.setOmega(settings.omega)
+    theirs.setSorIterations(settings.sor_iterations)
+    theirs.setFixedPointIterations(settings.variational_refinement_iter)
+    u, v = theirs.calcUV(first, second, start[..., 0].copy(), start[..., 1].copy())
+    greys = [torch.from_numpy(picture).float()[None] for picture in (first, second)]
+    flow = torch.from_numpy(start).permute(2, 0, 1)[None]
+    mine = refine(*greys, flow, settings)[0].permute(1, 2, 0).numpy()
+    increment = np.linalg.norm(np.stack([u, v], axis=-1) - start, axis=-1)
+    assert increment.mean() > 0.05  # the refinement does move the flow
+    assert np.abs(mine - np.stack([u, v], axis=-1)).max() < 0.01
+
+
+@pytest.mark.parametrize("size", [(90, 160), (45, 80), (23, 41)])
+def test_the_pyramid_is_opencvs(reel_frames, size):
+    """Each level is cv2.resize INTER_AREA of the one below, on a real frame: equal on even
+    sizes (2x2 means, halves up), and for odd ones (fractions of pixels) one level off on at
+    most 1% of the pixels, where float sums land within a hair of a half."""
+    picture = cv2.resize(reel_frames[10], size[::-1], interpolation=cv2.INTER_AREA)
+    theirs = cv2.resize(picture, (size[1] // 2, size[0] // 2), interpolation=cv2.INTER_AREA)
+    mine = area_half(torch.from_numpy(picture).float()[None])[0].numpy()
+    off = np.abs(mine - theirs)
+    assert off.max() <= 1 and (off > 0).mean() <= (0 if size[0] % 2 == 0 else 0.01)
