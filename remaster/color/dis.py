@@ -25,6 +25,7 @@ Everything is float32: the flow does not go to bf16.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -146,20 +147,22 @@ def area_half(picture: Tensor) -> Tensor:
         return torch.floor(F.avg_pool2d(picture[:, None], 2)[:, 0] + 0.5)
     # Otherwise each pixel is the mean of the area it covers, pixels it covers in part weighted
     # by that part, rounded to the nearest (even) value.
-    rows = area_weights(height, height // 2, picture)
-    cols = area_weights(width, width // 2, picture)
+    rows = area_weights(height, height // 2, picture.dtype, picture.device)
+    cols = area_weights(width, width // 2, picture.dtype, picture.device)
     return torch.round(rows @ picture @ cols.T)
 
 
-def area_weights(length: int, size: int, like: Tensor) -> Tensor:
+@functools.lru_cache(maxsize=16)
+def area_weights(length: int, size: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """(size, length): how much of each of `length` pixels each of `size` cells covers, over
-    the cell's width (OpenCV's computeResizeAreaTab)."""
+    the cell's width (OpenCV's computeResizeAreaTab). Made once per size and device: a film has
+    one size, and a copy to the GPU every call would be work thrown away."""
     scale = length / size
     start = torch.arange(size, dtype=torch.float64)[:, None] * scale
     pixel = torch.arange(length, dtype=torch.float64)[None, :]
     cover = (torch.minimum(start + scale, pixel + 1) - torch.maximum(start, pixel)).clamp(min=0)
     width = torch.clamp(length - start, max=scale)
-    return (cover / width).to(like.dtype).to(like.device)
+    return (cover / width).to(dtype).to(device)
 
 
 def sobel(picture: Tensor) -> tuple[Tensor, Tensor]:
