@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from benchmarks.flow_accuracy import dis_settings
+from remaster.color import flow
 from remaster.color.dis import DisSettings, area_half, dis_flow, neighbours, refine
 from remaster.color.flow import FlowEstimator
 from remaster.media.video import decode
@@ -102,6 +103,21 @@ def test_pairs_in_one_call_equal_pairs_one_at_a_time(reel_frames):
     for k in range(2):
         alone = dis_flow(torch.from_numpy(sources[k : k + 1]), torch.from_numpy(targets[k : k + 1]))
         assert torch.allclose(together[k], alone[0], atol=1e-3)
+
+
+def test_opencvs_flows_side_by_side_are_its_flows_one_at_a_time(reel_frames, monkeypatch):
+    """OpenCV's flows of a batch run on as many threads as there are cores, each thread with
+    its own DIS object; they come back in the pairs' order, each the flow it is alone."""
+    monkeypatch.setattr(flow, "CORES", 3)  # five pairs on three threads: runs of 2, 2 and 1
+    pairs = [(0, 1), (5, 9), (10, 11), (20, 28), (30, 31)]
+    sources = [reel_frames[a][:144, :256] for a, _ in pairs]
+    targets = [reel_frames[b][:144, :256] for _, b in pairs]
+    together = FlowEstimator(finest_scale=0).displacements(sources, targets)
+    for k, (source, target) in enumerate(zip(sources, targets, strict=True)):
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        dis.setFinestScale(0)
+        alone = dis.calc(np.ascontiguousarray(source), np.ascontiguousarray(target), None)
+        assert np.array_equal(together[k].permute(1, 2, 0).numpy(), alone), k
 
 
 def test_the_forward_backward_check_is_the_same_for_both_flows(reel_frames):

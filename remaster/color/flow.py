@@ -13,6 +13,8 @@ a GPU. Either way the flow lands on the device as tensors: warps, checks and mas
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -27,6 +29,8 @@ from remaster.color.methods import FLOWS
 # Forward-backward check (Sundaram et al. 2010): following the flow there and back must land
 # within 0.5 px plus 1% of the squared flow lengths.
 LOOP_SLACK, LOOP_SHARE = 0.5, 0.01
+
+CORES = len(os.sched_getaffinity(0))  # the cores this process may use, for OpenCV's flows
 
 
 def flow_for(flow: str, device) -> str:
@@ -112,17 +116,43 @@ class FlowEstimator:
         if flow not in FLOWS[1:]:
             raise ValueError(f"unknown flow {flow!r}; choose from {', '.join(FLOWS[1:])}")
         self.flow, self.device = flow, torch.device(device)
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        if finest_scale is not None:
-            self.dis.setFinestScale(finest_scale)
+        self.finest_scale = finest_scale
         self.settings = DisSettings(finest_scale=1 if finest_scale is None else finest_scale)
+        self.instances: list = []  # OpenCV's DIS objects, one per worker (opencv_flows)
+
+    def opencv_dis(self, count: int) -> list:
+        """`count` of OpenCV's DIS objects (made once: each keeps its buffers between calls)."""
+        while len(self.instances) < count:
+            dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+            if self.finest_scale is not None:
+                dis.setFinestScale(self.finest_scale)
+            self.instances.append(dis)
+        return self.instances[:count]
+
+    def opencv_flows(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """OpenCV's flows of the pairs, as many at a time as the machine has cores. One flow
+        spreads over the cores only in parts (DIS's own threads: 178 against 304 ms a flow at
+        1280x720 on 2 cores); pairs side by side keep every core busy (164 ms a flow, 8 pairs
+        on 2 threads; the same flows to the bit)."""
+        workers = min(len(pairs), CORES)
+        runs = [pairs[k::workers] for k in range(workers)]  # one DIS object each
+
+        def run(dis, chunk: list) -> list[np.ndarray]:
+            return [dis.calc(source, target, None) for source, target in chunk]
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="dis") as pool:
+            done = list(pool.map(run, self.opencv_dis(workers), runs))
+        flows = [None] * len(pairs)
+        for k, chunk in enumerate(done):
+            flows[k::workers] = chunk
+        return np.stack(flows)
 
     def displacements(self, sources: list[Tensor], targets: list[Tensor]) -> Tensor:
         """(N, 2, H, W) displacements taking each pixel of each grey source (H, W; uint8
         values, on any device) to its target; ours computes all the pairs in one call."""
         if self.flow == "opencv":
-            pairs = zip(map(as_uint8, sources), map(as_uint8, targets), strict=True)
-            flows = np.stack([self.dis.calc(source, target, None) for source, target in pairs])
+            pairs = list(zip(map(as_uint8, sources), map(as_uint8, targets), strict=True))
+            flows = self.opencv_flows(pairs)
             return torch.from_numpy(flows).permute(0, 3, 1, 2).to(self.device)
         first = torch.stack([torch.as_tensor(s).to(self.device) for s in sources])
         second = torch.stack([torch.as_tensor(t).to(self.device) for t in targets])
