@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 from model.colorizer import Colorizer  # noqa: E402
 from remaster.color import dis  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
-from remaster.color.flow import flow_for  # noqa: E402
 from remaster.color.predictor import ColorPredictor, at_propagation_size  # noqa: E402
 from remaster.color.stage import ColorStage  # noqa: E402
 from remaster.media.forms import open_source  # noqa: E402
@@ -256,8 +255,8 @@ def main(argv: list[str] | None = None) -> None:
             f"\nwhere the time goes at {width}x{height}: decode {decode} frames/s, "
             f"encode ({codec}) {encode} frames/s"
         )
-        # On a GPU, ours and then OpenCV's on the machine's cores: is `--flow auto` right there?
-        for flow in dict.fromkeys([flow_for("auto", colorizer.device), "opencv"]):
+        # Ours on the device, then OpenCV's on the machine's cores: is `--flow auto` right there?
+        for flow in ("torch", "opencv"):
             parts = guarded(where_colour_goes, clip, refs, colorizer, 4, frames, flow)
             print(f"`auto`'s colour stage, {parts}")
         sys.stdout.flush()

@@ -168,11 +168,20 @@ def area_weights(length: int, size: int, dtype: torch.dtype, device: torch.devic
 def sobel(picture: Tensor) -> tuple[Tensor, Tensor]:
     """3x3 Sobel x and y derivatives with replicated borders (OpenCV's spatialGradient)."""
     padded = F.pad(picture[:, None], (1, 1, 1, 1), mode="replicate")
-    smooth = picture.new_tensor([1.0, 2.0, 1.0])
-    slope = picture.new_tensor([-1.0, 0.0, 1.0])
+    kernel_x, kernel_y = sobel_kernels(picture.dtype, picture.device)
+    return F.conv2d(padded, kernel_x)[:, 0], F.conv2d(padded, kernel_y)[:, 0]
+
+
+@functools.lru_cache(maxsize=8)
+def sobel_kernels(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The x and y kernels, made once per device: copied from the host on every call, they
+    stopped the flow from being captured as a CUDA graph (a host-to-device copy inside a capture
+    is refused; benchmarks/flow_speed.py on an H200). Captured since: not measured."""
+    smooth = torch.tensor([1.0, 2.0, 1.0], dtype=dtype)
+    slope = torch.tensor([-1.0, 0.0, 1.0], dtype=dtype)
     kernel_x = (smooth[:, None] * slope[None, :])[None, None]
     kernel_y = (slope[:, None] * smooth[None, :])[None, None]
-    return F.conv2d(padded, kernel_x)[:, 0], F.conv2d(padded, kernel_y)[:, 0]
+    return kernel_x.to(device), kernel_y.to(device)
 
 
 def patches(picture: Tensor, size: int, stride: int) -> Tensor:

@@ -4,10 +4,14 @@ Shared by the colour methods (carrying a reference's colour onto a frame), `rema
 (the warp error along the truth's motion) and cut detection, so all three follow motion the
 same way.
 
-Two implementations of the same algorithm: OpenCV's (`opencv`), and ours in PyTorch (`torch`,
-dis.py), which runs many pairs at once on any device. On the CPU OpenCV's is 20-30 times faster
-(640x360: 50-180 ms against 1.3-3.4 s a flow on 2 cores), so `auto` takes it there and ours on
-a GPU. Either way the flow lands on the device as tensors: warps, checks and masks are torch.
+Two implementations of the same algorithm: OpenCV's (`opencv`), a batch's pairs side by side on
+the machine's cores, and ours in PyTorch (`torch`, dis.py), which runs many pairs at once on any
+device. `auto` takes OpenCV's on every device, by measurement (benchmarks/flow_speed.py, the
+medium preset at full resolution): on 2 cores it is 20-30 times faster than ours (640x360:
+50-180 ms against 1.3-3.4 s a flow), and on a GPU machine, one H200 with 16 cores, twice as fast
+as ours on the GPU (1280x720, 16 pairs a call: 46 against 91 ms a flow; 256x256, 64 pairs:
+3.8 against 9.2). Either way the flow lands on the device as tensors: warps, checks and masks
+are torch.
 """
 
 from __future__ import annotations
@@ -33,11 +37,10 @@ LOOP_SLACK, LOOP_SHARE = 0.5, 0.01
 CORES = len(os.sched_getaffinity(0))  # the cores this process may use, for OpenCV's flows
 
 
-def flow_for(flow: str, device) -> str:
-    """`auto` -> the faster implementation on `device` (see the module's docstring)."""
-    if flow == "auto":
-        return "torch" if torch.device(device).type == "cuda" else "opencv"
-    return flow
+def flow_for(flow: str) -> str:
+    """`auto` -> the faster implementation, OpenCV's on every device measured (see the module's
+    docstring)."""
+    return "opencv" if flow == "auto" else flow
 
 
 @functools.lru_cache(maxsize=8)

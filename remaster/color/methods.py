@@ -2,5 +2,5 @@
 line offers them without importing the network (predictor.py and flow.py use them)."""
 
 METHODS = ("auto", "embed", "exemplar", "propagate")
-# auto: OpenCV's DIS on a CPU, ours in PyTorch on a GPU (flow.py says why).
+# auto: OpenCV's DIS, the faster on every device measured (flow.py says how much).
 FLOWS = ("auto", "opencv", "torch")

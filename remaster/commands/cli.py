@@ -175,8 +175,9 @@ def image(
     type=click.Choice(FLOWS),
     default="auto",
     show_default=True,
-    help="Optical flow: opencv (OpenCV's DIS, fastest on a CPU), torch (the same algorithm in "
-    "PyTorch, many pairs at once, for a GPU), or auto (by device).",
+    help="Optical flow: opencv (OpenCV's DIS on the CPU's cores, the fastest measured on a CPU "
+    "and beside a GPU), torch (the same algorithm in PyTorch, on the device), or auto (the "
+    "fastest: opencv).",
 )
 @click.option(
     "--adapt",
