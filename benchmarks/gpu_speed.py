@@ -4,19 +4,21 @@ its parts, with our optical flow and with OpenCV's; encode).
 
     .venv/bin/python benchmarks/gpu_speed.py [--device cuda] [--frames 48] [--quick]
 
-Made to run in one short slot on the GPU machine (under 8 minutes on one H200): each size is a
-camera panning across a real photo (examples/film/refs/street.jpg), grey as a transfer holds
-it, encoded as H.264, its first frame in colour as the keyframe (the archive workflow);
-`embed`, `exemplar` and `auto` each colour it, first the colour stage alone on frames already
-decoded (batches of 4; `embed` at 256x256 also in batches of 64), then `remaster FILM` end to
-end (decode, colour, encode with the fastest encoder the machine has, mux). `--quick` runs
-small sizes and few frames, to check the script on a CPU. Prints a Markdown table.
+Made to run in one short slot on the GPU machine (529 s on one H200 with our flow on the GPU,
+the table 429 of them): each size is a camera panning across a real photo
+(examples/film/refs/street.jpg), grey as a transfer holds it, encoded as H.264, its first frame
+in colour as the keyframe (the archive workflow); `embed`, `exemplar` and `auto` each colour it,
+first the colour stage alone on frames already decoded (batches of 4; `embed` at 256x256 also in
+batches of 64), then `remaster FILM` end to end (decode, colour, encode with the fastest encoder
+the machine has, mux). Where `--budget` allows, `auto` and `embed` end to end on a clip four
+times longer. `--quick` runs small sizes and few frames, to check the script on a CPU. Prints a
+Markdown table. Each optical flow alone (and ours as a CUDA graph, or compiled):
+benchmarks/flow_speed.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import tempfile
 import time
@@ -33,9 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from model.colorizer import Colorizer  # noqa: E402
-from remaster.color import dis  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
-from remaster.color.predictor import ColorPredictor, at_propagation_size  # noqa: E402
+from remaster.color.predictor import ColorPredictor  # noqa: E402
 from remaster.color.stage import ColorStage  # noqa: E402
 from remaster.media.forms import open_source  # noqa: E402
 from remaster.media.images import write_image  # noqa: E402
@@ -141,34 +142,6 @@ def where_colour_goes(
     return f"{1000 * total / count:.1f} ms a frame: {shares}"
 
 
-def flow_alone(clip: Path, device: torch.device, pairs: int, compiled: bool):
-    """ms a pair of our optical flow at the propagation size, `pairs` pairs a call (a batch of 4
-    frames of `auto` asks 16: each frame from the one before and from its keyframe, both ways),
-    eager or with `patch_cost` and `refine` under torch.compile; and the flows. The slowest
-    parts of our DIS are those two: many small elementwise steps over every patch or pixel."""
-    frames = itertools.islice(open_source(clip, None).frames(), pairs + 1)
-    greys = [torch.from_numpy(picture.y) for picture in frames]
-    stack = at_propagation_size(torch.stack(greys).to(device).float()[:, None])
-    greys = stack[:, 0].round().clamp(0, 255).to(torch.uint8)
-    first, second = greys[:-1], greys[1:]
-    eager = dis.patch_cost, dis.refine
-    if compiled:
-        dis.patch_cost = torch.compile(dis.patch_cost, dynamic=True)
-        dis.refine = torch.compile(dis.refine, dynamic=True)
-    try:
-        started = time.perf_counter()
-        dis.dis_flow(first, second)  # warm-up (and compiling)
-        synchronise(device)
-        warm_up = time.perf_counter() - started
-        started = time.perf_counter()
-        flows = dis.dis_flow(first, second)
-        synchronise(device)
-        seconds = time.perf_counter() - started
-    finally:
-        dis.patch_cost, dis.refine = eager
-    return 1000 * seconds / len(first), warm_up, flows
-
-
 def end_to_end_fps(clip: Path, refs: Path, method: str, colorizer: Colorizer, codec: str):
     output = clip.with_name(f"{clip.stem}-{method}.mp4")
     options = FilmOptions(
@@ -269,25 +242,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"`{method}` end to end, {4 * frames} frames of {width}x{height}: "
                       f"{cell(whole)} frames/s")  # fmt: skip
             sys.stdout.flush()
-        # Last, so that a slow compile cannot cost the table: would torch.compile pay?
-        if time.perf_counter() - began < args.budget:
-            print(flow_line(clip, colorizer.device))
         print(f"(all of it took {time.perf_counter() - began:.0f} s)")
-
-
-def flow_line(clip: Path, device: torch.device) -> str:
-    eager_ms, _, eager = flow_alone(clip, device, 16, compiled=False)
-    pairs, _, flow_height, flow_width = eager.shape
-    line = f"our flow alone at {flow_width}x{flow_height}, {pairs} pairs a call: "
-    line += f"{eager_ms:.1f} ms a pair"
-    try:
-        ms, compiling, flows = flow_alone(clip, device, 16, compiled=True)
-        apart = (flows - eager).norm(dim=1).mean()
-        line += f"; compiled {ms:.1f} ({compiling:.0f} s to compile, {apart:.4f} px apart)"
-    except Exception as error:  # a report, not a crash: the table above is what counts
-        first = (str(error).splitlines() or [""])[0]
-        line += f"; compiled: failed, {type(error).__name__}: {first}"
-    return line
 
 
 if __name__ == "__main__":

@@ -199,6 +199,8 @@ class PatchGrid:
     values: Tensor  # (B, P, n) the patch's pixels
     grad_x: Tensor  # (B, P, n)
     grad_y: Tensor
+    grad_x_sum: Tensor  # (B, P): summed over the patch, once a level, not once a descent step
+    grad_y_sum: Tensor
     inverse: Tensor  # (B, P, 3): the structure tensor's inverse, h11, h12, h22
 
     @classmethod
@@ -218,7 +220,7 @@ class PatchGrid:
         det = torch.where(det.abs() < _EPS, torch.full_like(det, _EPS), det)
         inverse = torch.stack([yy / det, -xy / det, xx / det], dim=-1)
         values = patches(first, size, stride)
-        return cls(rows, cols, corners, values, gx, gy, inverse)
+        return cls(rows, cols, corners, values, gx, gy, gx.sum(-1), gy.sum(-1), inverse)
 
 
 def sample_patches(second: Tensor, grid: PatchGrid, flow: Tensor, size: int) -> Tensor:
@@ -237,14 +239,21 @@ def sample_patches(second: Tensor, grid: PatchGrid, flow: Tensor, size: int) -> 
     return warp_replicate(second, xs.reshape(shape), ys.reshape(shape))
 
 
+def patch_difference(grid: PatchGrid, second: Tensor, flow: Tensor, size: int):
+    """Each patch's difference from the second picture at `flow` (B, P, n), its sum, and its
+    mean-normalised SSD: all that propagation compares."""
+    diff = sample_patches(second, grid, flow, size) - grid.values
+    total = diff.sum(-1)
+    ssd = (diff * diff).sum(-1) - total * total / float(size * size)
+    return diff, total, ssd
+
+
 def patch_cost(grid: PatchGrid, second: Tensor, flow: Tensor, size: int):
     """Each patch's mean-normalised SSD at `flow`, and the descent's right-hand side."""
-    diff = sample_patches(second, grid, flow, size) - grid.values
+    diff, total, ssd = patch_difference(grid, second, flow, size)
     n = float(size * size)
-    total = diff.sum(-1)
-    ssd = (diff * diff).sum(-1) - total * total / n
-    du = (diff * grid.grad_x).sum(-1) - total * grid.grad_x.sum(-1) / n
-    dv = (diff * grid.grad_y).sum(-1) - total * grid.grad_y.sum(-1) / n
+    du = (diff * grid.grad_x).sum(-1) - total * grid.grad_x_sum / n
+    dv = (diff * grid.grad_y).sum(-1) - total * grid.grad_y_sum / n
     return ssd, du, dv
 
 
@@ -278,11 +287,13 @@ def propagate(
     """Each patch takes whichever of its own and its neighbours' flows fits it best; repeated,
     so a good flow travels a few patches a pass. The first round looks `reach` patches away,
     each later one half as far, down to the adjacent patch."""
+    best = patch_difference(grid, second, flow, size)[2] if rounds else None
     for k in range(rounds):
-        best, _, _ = patch_cost(grid, second, flow, size)
+        # `best` is already the cost of each patch's chosen flow: a round's winner keeps the
+        # cost it won with (the same numbers as computing it again).
         chosen = flow
         for candidate in neighbours(flow, grid.rows, grid.cols, max(1, reach >> k)):
-            cost, _, _ = patch_cost(grid, second, candidate, size)
+            cost = patch_difference(grid, second, candidate, size)[2]
             better = cost < best
             best = torch.where(better, cost, best)
             chosen = torch.where(better[..., None], candidate, chosen)
