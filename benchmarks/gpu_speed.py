@@ -4,7 +4,7 @@ its parts, with our optical flow and with OpenCV's; encode).
 
     .venv/bin/python benchmarks/gpu_speed.py [--device cuda] [--frames 48] [--quick]
 
-Made to run in one short slot on the GPU machine (529 s on one H200 with our flow on the GPU,
+Made to run in under 10 minutes on a GPU machine (529 s on one H200 with our flow on the GPU,
 the table 429 of them): each size is a camera panning across a real photo
 (examples/film/refs/street.jpg), grey as a transfer holds it, encoded as H.264, its first frame
 in colour as the keyframe (the archive workflow); `embed`, `exemplar` and `auto` each colour it,
@@ -173,7 +173,7 @@ def encode_fps(clip: Path, codec: str, folder: Path) -> float:
 
 def guarded(measure, *args, **kwargs) -> float | str:
     """The measure, or what stopped it in one line: one failing row (an encoder the machine
-    refuses, say) must not cost the rest of a slot's table."""
+    refuses, say) must not cost the rest of the table."""
     try:
         return measure(*args, **kwargs)
     except Exception as error:
