@@ -12,7 +12,16 @@ import torch
 
 from benchmarks.flow_accuracy import dis_settings
 from remaster.color import flow
-from remaster.color.dis import DisSettings, area_half, dis_flow, neighbours, refine
+from remaster.color.dis import (
+    DisSettings,
+    PatchGrid,
+    area_half,
+    dis_flow,
+    neighbours,
+    patch_cost,
+    propagate,
+    refine,
+)
 from remaster.color.flow import FlowEstimator
 from remaster.media.video import decode
 
@@ -118,6 +127,27 @@ def test_opencvs_flows_side_by_side_are_its_flows_one_at_a_time(reel_frames, mon
         dis.setFinestScale(0)
         alone = dis.calc(np.ascontiguousarray(source), np.ascontiguousarray(target), None)
         assert np.array_equal(together[k].permute(1, 2, 0).numpy(), alone), k
+
+
+def test_propagation_keeps_each_rounds_winning_cost(reel_frames):
+    """A round's winner keeps the cost it won with instead of having it computed again: the
+    flows are those of the plain rounds, to the bit."""
+    first = torch.from_numpy(reel_frames[20][:96, :128]).float()[None]
+    second = torch.from_numpy(reel_frames[26][:96, :128]).float()[None]
+    grid = PatchGrid.of(first, 8, 3)
+    start = torch.randn(1, grid.rows * grid.cols, 2, generator=torch.Generator().manual_seed(0))
+    plain = start * 3
+    for _ in range(3):
+        best, _, _ = patch_cost(grid, second, plain, 8)
+        chosen = plain
+        for candidate in neighbours(plain, grid.rows, grid.cols):
+            cost, _, _ = patch_cost(grid, second, candidate, 8)
+            chosen = torch.where((cost < best)[..., None], candidate, chosen)
+            best = torch.minimum(cost, best)
+        plain = chosen
+    kept = propagate(grid, second, start * 3, 8, rounds=3)
+    assert not torch.equal(kept, start * 3)  # the rounds moved flows
+    assert torch.equal(kept, plain)
 
 
 def test_the_forward_backward_check_is_the_same_for_both_flows(reel_frames):
