@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from model.colorizer import Colorizer  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
 from remaster.color.predictor import ColorPredictor  # noqa: E402
+from remaster.color.propagation import STEADY  # noqa: E402
 from remaster.color.stage import ColorStage  # noqa: E402
 from remaster.media.forms import open_source  # noqa: E402
 from remaster.media.images import write_image  # noqa: E402
@@ -84,17 +85,23 @@ def synchronise(device: torch.device) -> None:
 
 
 def colour_stage_fps(
-    clip: Path, refs: Path, predictor: ColorPredictor, batch: int, passes: int = 2
+    clip: Path,
+    refs: Path,
+    predictor: ColorPredictor,
+    batch: int,
+    passes: int = 2,
+    steady: float = STEADY,
 ) -> float:
     """Frames/s of the colour stage on frames already decoded (guides built beforehand); the
-    last of `passes` passes is timed, the first warms the device up."""
+    last of `passes` passes is timed, the first warms the device up. `steady` 0: no
+    stabilisation (`--no-stabilise`)."""
     job = check_job(clip, refs, None)
     pictures = list(job.source.frames())
     guides = reference_guides(predictor, job.plan)
     device = predictor.colorizer.device
     seconds = float("nan")
     for _ in range(passes):
-        stage = ColorStage(predictor, guides, job.source.full_range, job.source.info.bits)
+        stage = ColorStage(predictor, guides, job.source.full_range, job.source.info.bits, steady)
         items = assign_entries(pictures, job.plan, job.source.info.rate)
         synchronise(device)
         started = time.perf_counter()
@@ -218,6 +225,9 @@ def main(argv: list[str] | None = None) -> None:
                 embed = ColorPredictor(colorizer, "embed")
                 big = guarded(colour_stage_fps, clip, refs, embed, batch=64)
                 print(f"| {width}x{height} | embed, batches of 64 | {cell(big)} | | |")
+                # The network alone: `embed` follows no optical flow when not stabilised.
+                bare = guarded(colour_stage_fps, clip, refs, embed, batch=64, steady=0.0)
+                print(f"| {width}x{height} | embed, 64, --no-stabilise | {cell(bare)} | | |")
             sys.stdout.flush()
         print(f"\n(the table took {time.perf_counter() - began:.0f} s)")
         width, height = sizes[-1]
