@@ -231,12 +231,13 @@ def sample_patches(second: Tensor, grid: PatchGrid, flow: Tensor, size: int) -> 
     x0 = corner[..., 0].clamp(-(size - 1.0), width - 1.0)
     y0 = corner[..., 1].clamp(-(size - 1.0), height - 1.0)
     offsets = torch.arange(size, device=second.device, dtype=second.dtype)
-    xs = x0[..., None, None] + offsets[None, None, None, :]  # (B, P, 1, size)
-    ys = y0[..., None, None] + offsets[None, None, :, None]  # (B, P, size, 1)
-    xs, ys = torch.broadcast_tensors(xs, ys)
+    # In grid_sample's coordinates before the patch is spread out: the same numbers, computed on
+    # `size` values a patch and axis instead of size * size.
+    xs = grid_coordinate(x0[..., None, None] + offsets[None, None, None, :], width)  # (B, P, 1, s)
+    ys = grid_coordinate(y0[..., None, None] + offsets[None, None, :, None], height)  # (B, P, s, 1)
     batch, count = flow.shape[:2]
-    shape = (batch, count, size * size)
-    return warp_replicate(second, xs.reshape(shape), ys.reshape(shape))
+    grid = torch.stack(torch.broadcast_tensors(xs, ys), -1)
+    return sample_replicate(second, grid.reshape(batch, count, size * size, 2))
 
 
 def patch_difference(grid: PatchGrid, second: Tensor, flow: Tensor, size: int):
@@ -408,16 +409,26 @@ def refine(first: Tensor, second: Tensor, flow: Tensor, settings: DisSettings) -
     return flow + torch.stack([du, dv], dim=1)
 
 
+def grid_coordinate(position: Tensor, length: int) -> Tensor:
+    """Positions in pixels along an axis of `length` -> grid_sample's coordinates, in which -1
+    and 1 are the centres of the end pixels."""
+    return 2 * position / max(length - 1, 1) - 1
+
+
 def grid_positions(x: Tensor, y: Tensor, height: int, width: int) -> Tensor:
-    """Positions in pixels -> grid_sample's (..., 2) coordinates, in which -1 and 1 are the
-    centres of the corner pixels."""
-    return torch.stack([2 * x / max(width - 1, 1) - 1, 2 * y / max(height - 1, 1) - 1], -1)
+    """Positions in pixels -> grid_sample's (..., 2) coordinates."""
+    return torch.stack([grid_coordinate(x, width), grid_coordinate(y, height)], -1)
 
 
 def warp_replicate(picture: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """(B, H, W) picture at float positions (B, h, w) in pixels: cv2.remap, bilinear, the
     border replicated."""
-    grid = grid_positions(x, y, *picture.shape[-2:])
+    return sample_replicate(picture, grid_positions(x, y, *picture.shape[-2:]))
+
+
+def sample_replicate(picture: Tensor, grid: Tensor) -> Tensor:
+    """(B, H, W) picture at grid_sample's coordinates (B, h, w, 2), bilinear, the border
+    replicated."""
     out = F.grid_sample(
         picture[:, None], grid, mode="bilinear", padding_mode="border", align_corners=True
     )
