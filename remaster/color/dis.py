@@ -398,14 +398,16 @@ def refine(first: Tensor, second: Tensor, flow: Tensor, settings: DisSettings) -
     warped = warp_replicate(second, xs + flow[:, 0], ys + flow[:, 1])
     terms = DataTerms.of(first, warped)
     red = ((ys.long() + xs.long()) % 2 == 0)[None]
+    colours = red, ~red
     du, dv = torch.zeros_like(first), torch.zeros_like(first)
     for _ in range(settings.variational_refinement_iter):
         a11, a12, a22, b1, b2 = terms.system(du, dv, settings)
-        weight = smoothness_weights(flow[:, 0] + du, flow[:, 1] + dv, settings)
-        a11, a22, b1, b2 = add_smoothness(a11, a22, b1, b2, flow, weight)
+        # Each pixel's links to its neighbours, made once for all the SOR's sweeps.
+        weights = links(smoothness_weights(flow[:, 0] + du, flow[:, 1] + dv, settings))
+        a11, a22, b1, b2 = add_smoothness(a11, a22, b1, b2, flow, weights)
         for _ in range(settings.sor_iterations):
-            for cells in (red, ~red):
-                du, dv = sor_step(du, dv, a11, a12, a22, b1, b2, weight, cells, settings.omega)
+            for cells in colours:
+                du, dv = sor_step(du, dv, a11, a12, a22, b1, b2, weights, cells, settings.omega)
     return flow + torch.stack([du, dv], dim=1)
 
 
@@ -527,22 +529,18 @@ def shifted(field: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     )
 
 
-def add_smoothness(a11, a22, b1, b2, flow: Tensor, weight: Tensor):
-    """The smoothness term's part of the system: each link pulls the flow toward its
+def add_smoothness(a11, a22, b1, b2, flow: Tensor, weights: tuple[Tensor, ...]):
+    """The smoothness term's part of the system: each link (`links`) pulls the flow toward its
     neighbour's (the increment's share is solved by the SOR)."""
-    total = sum(links(weight))
-    pull_u = sum(
-        w * (n - flow[:, 0]) for w, n in zip(links(weight), shifted(flow[:, 0]), strict=True)
-    )
-    pull_v = sum(
-        w * (n - flow[:, 1]) for w, n in zip(links(weight), shifted(flow[:, 1]), strict=True)
-    )
+    total = sum(weights)
+    pull_u = sum(w * (n - flow[:, 0]) for w, n in zip(weights, shifted(flow[:, 0]), strict=True))
+    pull_v = sum(w * (n - flow[:, 1]) for w, n in zip(weights, shifted(flow[:, 1]), strict=True))
     return a11 + total, a22 + total, b1 + pull_u, b2 + pull_v
 
 
-def sor_step(du, dv, a11, a12, a22, b1, b2, weight, cells: Tensor, omega: float):
-    """One over-relaxed Gauss-Seidel update of the `cells` (red or black) of the increment."""
-    weights = links(weight)
+def sor_step(du, dv, a11, a12, a22, b1, b2, weights: tuple[Tensor, ...], cells, omega: float):
+    """One over-relaxed Gauss-Seidel update of the `cells` (red or black) of the increment;
+    `weights`: each pixel's links (`links`)."""
     sigma_u = sum(w * n for w, n in zip(weights, shifted(du), strict=True))
     new_u = du + omega * ((sigma_u + b1 - dv * a12) / a11 - du)
     du = torch.where(cells, new_u, du)
