@@ -34,6 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.flow_speed import PHOTO, synchronise  # noqa: E402
 from model.colorizer import Colorizer  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
 from remaster.color.predictor import ColorPredictor  # noqa: E402
@@ -47,7 +48,6 @@ from remaster.run.film import FilmOptions, colorize_film, reference_guides  # no
 from remaster.run.malloc import keep_freed_memory  # noqa: E402
 from remaster.run.weights import resolve_weights  # noqa: E402
 
-PHOTO = ROOT / "examples" / "film" / "refs" / "street.jpg"
 SIZES = ((256, 256), (512, 512), (1280, 720), (1920, 1080))
 QUICK_SIZES = ((128, 128), (256, 144))
 METHODS = ("embed", "exemplar", "auto")
@@ -77,11 +77,6 @@ def panning_clip(folder: Path, width: int, height: int, frames: int) -> tuple[Pa
     refs = folder / f"refs-{width}x{height}.yaml"
     refs.write_text(f"shots:\n  - start: 0\n    ref: {keyframe.name}\n    keyframe: 0\n")
     return clip, refs
-
-
-def synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def colour_stage_fps(
