@@ -21,11 +21,17 @@ The algorithm, level by level from the coarsest of a Gaussian-free area pyramid 
 Parameters are OpenCV's medium preset with the full-resolution level (finest scale 0), as the
 pipeline has always run DIS (flow.py), except for twice the descent steps (see DisSettings).
 Everything is float32: the flow does not go to bf16.
+
+On a GPU, the inner loops (descent, propagation, densification, the refinement's SOR) run as
+Triton kernels (dis_kernels.py, `fused`): the same arithmetic, a kernel a loop instead of a few
+hundred small torch operations.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import math
 from dataclasses import dataclass
 
@@ -101,11 +107,25 @@ def coarsest_scale(height: int, width: int, patch: int) -> int:
     return min(by_motion, by_size)
 
 
+def fuses(device: torch.device) -> bool:
+    """Whether the inner loops run as Triton kernels by default: on a GPU, where Triton is."""
+    return device.type == "cuda" and importlib.util.find_spec("triton") is not None
+
+
+def kernels():
+    """dis_kernels.py, imported only when used (it needs Triton)."""
+    return importlib.import_module("remaster.color.dis_kernels")
+
+
 @torch.no_grad()
-def dis_flow(source: Tensor, target: Tensor, settings: DisSettings = MEDIUM) -> Tensor:
+def dis_flow(
+    source: Tensor, target: Tensor, settings: DisSettings = MEDIUM, fused: bool | None = None
+) -> Tensor:
     """(B, H, W) grey pictures (uint8, or float in [0, 255]) -> (B, 2, H, W) float32 flow
     (x, y) taking each pixel of `source` to where it shows in `target`, as OpenCV's
-    `DISOpticalFlow.calc(source, target)`. Pairs are independent; all go at once."""
+    `DISOpticalFlow.calc(source, target)`. Pairs are independent; all go at once. `fused`: the
+    inner loops as Triton kernels (default: `fuses` the device)."""
+    fused = fuses(source.device) if fused is None else fused
     source, target = source.float(), target.float()
     batch, height, width = source.shape
     top = max(coarsest_scale(height, width, settings.patch_size), settings.finest_scale)
@@ -115,10 +135,10 @@ def dis_flow(source: Tensor, target: Tensor, settings: DisSettings = MEDIUM) -> 
         first, second = sources[level], targets[level]
         if flow.shape[-2:] != first.shape[-2:]:
             flow = 2 * F.interpolate(flow, size=first.shape[-2:], mode="bilinear")
-        sparse = inverse_search(first, second, flow, settings)
-        flow = densify(first, second, sparse, settings)
+        sparse = inverse_search(first, second, flow, settings, fused)
+        flow = densify(first, second, sparse, settings, fused)
         if settings.variational_refinement_iter > 0:
-            flow = refine(first, second, flow, settings)
+            flow = refine(first, second, flow, settings, fused)
     if settings.finest_scale > 0:
         flow = F.interpolate(flow, size=(height, width), mode="bilinear")
         flow = flow * (1 << settings.finest_scale)
@@ -185,8 +205,9 @@ def sobel_kernels(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Ten
 
 
 def patches(picture: Tensor, size: int, stride: int) -> Tensor:
-    """(B, H, W) -> (B, P, size * size): every patch on the grid, row by row."""
-    return F.unfold(picture[:, None], size, stride=stride).transpose(1, 2)
+    """(B, H, W) -> (B, P, size * size): every patch on the grid, row by row (contiguous, as
+    the kernels read it)."""
+    return F.unfold(picture[:, None], size, stride=stride).transpose(1, 2).contiguous()
 
 
 @dataclass
@@ -325,18 +346,23 @@ def descend(grid: PatchGrid, second: Tensor, start: Tensor, steps: int, size: in
     return torch.where(moved[..., None], flow, start)
 
 
-def inverse_search(first: Tensor, second: Tensor, dense: Tensor, settings: DisSettings) -> Tensor:
+def inverse_search(
+    first: Tensor, second: Tensor, dense: Tensor, settings: DisSettings, fused: bool = False
+) -> Tensor:
     """(B, P, 2) flow of every patch of `first` on the grid; `dense` (B, 2, H, W) starts it."""
     size, stride = settings.patch_size, settings.patch_stride
+    propagate_, descend_ = (
+        (kernels().propagate, kernels().descend) if fused else (propagate, descend)
+    )
     grid = PatchGrid.of(first, size, stride)
     centre = (grid.corners + size // 2).long()
     flow = dense[:, :, centre[:, 1], centre[:, 0]].transpose(1, 2)  # (B, P, 2)
     steps = settings.grad_descent_iter // settings.passes
     for _ in range(settings.passes):
         rounds = settings.propagation_rounds
-        flow = propagate(grid, second, flow, size, rounds, settings.propagation_reach)
-        flow = descend(grid, second, flow, steps, size)
-    flow = propagate(grid, second, flow, size, settings.final_rounds)
+        flow = propagate_(grid, second, flow, size, rounds, settings.propagation_reach)
+        flow = descend_(grid, second, flow, steps, size)
+    flow = propagate_(grid, second, flow, size, settings.final_rounds)
     return flow.reshape(first.shape[0], grid.rows, grid.cols, 2)
 
 
@@ -360,9 +386,13 @@ def covering(count: int, length: int, size: int, stride: int, device) -> list[Te
     return candidates
 
 
-def densify(first: Tensor, second: Tensor, sparse: Tensor, settings: DisSettings) -> Tensor:
+def densify(
+    first: Tensor, second: Tensor, sparse: Tensor, settings: DisSettings, fused: bool = False
+) -> Tensor:
     """(B, rows, cols, 2) patch flows -> (B, 2, H, W): each pixel's covering patches' flows,
     weighted by 1 / max(1, |residual|)."""
+    if fused:
+        return kernels().densify(first, second, sparse, settings, covering, _EPS)
     batch, rows, cols, _ = sparse.shape
     height, width = first.shape[-2:]
     size, stride, device = settings.patch_size, settings.patch_stride, first.device
@@ -386,7 +416,9 @@ def densify(first: Tensor, second: Tensor, sparse: Tensor, settings: DisSettings
     return total / weights[:, None]
 
 
-def refine(first: Tensor, second: Tensor, flow: Tensor, settings: DisSettings) -> Tensor:
+def refine(
+    first: Tensor, second: Tensor, flow: Tensor, settings: DisSettings, fused: bool = False
+) -> Tensor:
     """The densified flow plus an increment that lowers the variational energy (see the
     module's docstring); the picture is warped once, as OpenCV's refinement does."""
     height, width = first.shape[-2:]
@@ -397,6 +429,8 @@ def refine(first: Tensor, second: Tensor, flow: Tensor, settings: DisSettings) -
     )
     warped = warp_replicate(second, xs + flow[:, 0], ys + flow[:, 1])
     terms = DataTerms.of(first, warped)
+    if fused:
+        return flow + kernels().solve(terms, flow, settings)
     red = ((ys.long() + xs.long()) % 2 == 0)[None]
     colours = red, ~red
     du, dv = torch.zeros_like(first), torch.zeros_like(first)

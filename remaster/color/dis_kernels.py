@@ -1,0 +1,417 @@
+"""dis.py's inner loops as Triton kernels, for a GPU: each loop over patches or pixels is one
+kernel launch instead of a few hundred small torch operations.
+
+The torch flow launches about 29,000 kernels for one 256x256 pair, most of them elementwise
+steps over every patch's 64 pixels, each writing its (pairs, patches, 64) result to memory for
+the next to read. On one H200 that made it launch-bound at small sizes (470 ms of host time
+against 39 ms of GPU time a 256x256 pair) and memory-bound at large ones (75 ms a 1280x720 pair,
+64 pairs a call). Here:
+
+- a descent pass (all its steps) is one kernel: each patch's pixels, gradients and flow stay in
+  registers, and the second picture is read where the patch lands (it stays in cache);
+- a propagation round is one kernel: each patch tries its neighbours' flows;
+- densification is one kernel;
+- the variational refinement is three kinds of kernel: the smoothness weights, the per-pixel
+  system, and one red or black half of an SOR sweep.
+
+The arithmetic is dis.py's, step for step, with the pictures sampled as grid_sample samples them
+(the same coordinates, weights and order of sums), so the flows differ from the torch flow's
+only by rounding: fused multiply-adds, and the order of a patch's sums. The pyramid, the patch
+grid's structure tensors and the data terms, once a level, stay torch.
+
+Triton compiles these for the GPU. With TRITON_INTERPRET=1 set before this module is imported it
+runs them on the CPU instead, slowly: that is how the tests check them on a machine without a
+GPU (tests/test_dis_kernels.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+PATCHES_A_PROGRAM = 16  # patches a descent or propagation program holds in registers
+PIXELS_A_PROGRAM = 256  # pixels a densification or refinement program computes
+
+
+@triton.jit
+def _bilinear(picture, x, y, height, width):
+    """`picture` (one pair's plane) at pixel positions x, y: grid_sample's bilinear with the
+    border replicated and align_corners, through the same normalised coordinates (dis.py's
+    grid_coordinate, then grid_sample's own unnormalisation and clipping)."""
+    last_x, last_y = width - 1.0, height - 1.0  # every level is wider than a patch
+    x = ((2 * x / last_x - 1) + 1) / 2 * last_x
+    y = ((2 * y / last_y - 1) + 1) / 2 * last_y
+    x = tl.minimum(tl.maximum(x, 0.0), last_x)
+    y = tl.minimum(tl.maximum(y, 0.0), last_y)
+    x0f, y0f = tl.floor(x), tl.floor(y)
+    x0, y0 = x0f.to(tl.int32), y0f.to(tl.int32)
+    east, south = x0 + 1 < width, y0 + 1 < height
+    nw = (x0f + 1 - x) * (y0f + 1 - y)
+    ne = (x - x0f) * (y0f + 1 - y)
+    sw = (x0f + 1 - x) * (y - y0f)
+    se = (x - x0f) * (y - y0f)
+    at = y0 * width + x0
+    out = tl.load(picture + at) * nw
+    out += tl.load(picture + at + 1, mask=east, other=0.0) * ne
+    out += tl.load(picture + at + width, mask=south, other=0.0) * sw
+    out += tl.load(picture + at + width + 1, mask=east & south, other=0.0) * se
+    return out
+
+
+@triton.jit
+def _patch_difference(
+    second, values, corner_x, corner_y, u, v, height, width,
+    SIZE: tl.constexpr, AREA: tl.constexpr,
+):  # fmt: skip
+    """(patches, AREA) differences of the second picture under each patch moved by (u, v) from
+    its pixels `values`, the patch clamped as a whole (dis.sample_patches). AREA: SIZE * SIZE."""
+    pixel = tl.arange(0, AREA)
+    x0 = tl.minimum(tl.maximum(corner_x + u, -(SIZE - 1.0)), width - 1.0)
+    y0 = tl.minimum(tl.maximum(corner_y + v, -(SIZE - 1.0)), height - 1.0)
+    x = x0[:, None] + (pixel % SIZE).to(tl.float32)[None, :]
+    y = y0[:, None] + (pixel // SIZE).to(tl.float32)[None, :]
+    return _bilinear(second, x, y, height, width) - values
+
+
+@triton.jit
+def _ssd(diff, AREA: tl.constexpr):
+    """The mean-normalised SSD of each patch's differences (dis.patch_difference)."""
+    total = tl.sum(diff, axis=1)
+    return tl.sum(diff * diff, axis=1) - total * total / AREA
+
+
+@triton.jit
+def _descend_kernel(
+    second, values, grad_x, grad_y, grad_sums, inverse, corners, start, out,
+    count, height, width, steps, SIZE: tl.constexpr, AREA: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """dis.descend for BLOCK patches of one pair: all the steps, the patches in registers."""
+    pair = tl.program_id(1)
+    patch = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = patch < count
+    patch = tl.where(live, patch, 0)
+    row = pair * count + patch
+    pixel = tl.arange(0, AREA)
+    at = row[:, None] * AREA + pixel[None, :]
+    own = tl.load(values + at)
+    gx, gy = tl.load(grad_x + at), tl.load(grad_y + at)
+    gx_sum, gy_sum = tl.load(grad_sums + row * 2), tl.load(grad_sums + row * 2 + 1)
+    h11, h12 = tl.load(inverse + row * 3), tl.load(inverse + row * 3 + 1)
+    h22 = tl.load(inverse + row * 3 + 2)
+    corner_x, corner_y = tl.load(corners + patch * 2), tl.load(corners + patch * 2 + 1)
+    u0, v0 = tl.load(start + row * 2), tl.load(start + row * 2 + 1)
+    picture = second + pair.to(tl.int64) * height * width
+    u, v = u0, v0
+    active = live
+    previous = tl.full([BLOCK], float("inf"), tl.float32)
+    for _ in range(steps):
+        diff = _patch_difference(picture, own, corner_x, corner_y, u, v, height, width, SIZE, AREA)
+        total = tl.sum(diff, axis=1)
+        ssd = tl.sum(diff * diff, axis=1) - total * total / AREA
+        du = tl.sum(diff * gx, axis=1) - total * gx_sum / AREA
+        dv = tl.sum(diff * gy, axis=1) - total * gy_sum / AREA
+        u = tl.where(active, u - (h11 * du + h12 * dv), u)
+        v = tl.where(active, v - (h12 * du + h22 * dv), v)
+        active = active & (ssd < previous)
+        previous = tl.where(active, ssd, previous)
+    moved = tl.sqrt_rn((u - u0) * (u - u0) + (v - v0) * (v - v0)) <= SIZE
+    tl.store(out + row * 2, tl.where(moved, u, u0), mask=live)
+    tl.store(out + row * 2 + 1, tl.where(moved, v, v0), mask=live)
+
+
+@triton.jit
+def _propagate_kernel(
+    second, values, corners, flow, best, flow_out, best_out,
+    count, rows, cols, height, width, reach,
+    FIRST: tl.constexpr, SIZE: tl.constexpr, AREA: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """One round of dis.propagate for BLOCK patches of one pair: each takes whichever of its own
+    and its left, right, upper and lower neighbours' flows (`reach` patches away, the edge's
+    where nearer the edge) fits it best, in that order, a tie keeping the earlier."""
+    pair = tl.program_id(1)
+    patch = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = patch < count
+    patch = tl.where(live, patch, 0)
+    row = pair * count + patch
+    own = tl.load(values + row[:, None] * AREA + tl.arange(0, AREA)[None, :])
+    corner_x, corner_y = tl.load(corners + patch * 2), tl.load(corners + patch * 2 + 1)
+    picture = second + pair.to(tl.int64) * height * width
+    u, v = tl.load(flow + row * 2), tl.load(flow + row * 2 + 1)
+    if FIRST:
+        diff = _patch_difference(picture, own, corner_x, corner_y, u, v, height, width, SIZE, AREA)
+        cost = _ssd(diff, AREA)
+    else:
+        cost = tl.load(best + row)
+    r, c = patch // cols, patch % cols
+    for k in tl.static_range(4):
+        if k == 0:
+            other = r * cols + tl.maximum(c - reach, 0)
+        elif k == 1:
+            other = r * cols + tl.minimum(c + reach, cols - 1)
+        elif k == 2:
+            other = tl.maximum(r - reach, 0) * cols + c
+        else:
+            other = tl.minimum(r + reach, rows - 1) * cols + c
+        theirs = pair * count + other
+        tu, tv = tl.load(flow + theirs * 2), tl.load(flow + theirs * 2 + 1)
+        diff = _patch_difference(
+            picture, own, corner_x, corner_y, tu, tv, height, width, SIZE, AREA
+        )
+        tried = _ssd(diff, AREA)
+        better = tried < cost
+        cost = tl.where(better, tried, cost)
+        u, v = tl.where(better, tu, u), tl.where(better, tv, v)
+    tl.store(flow_out + row * 2, u, mask=live)
+    tl.store(flow_out + row * 2 + 1, v, mask=live)
+    tl.store(best_out + row, cost, mask=live)
+
+
+@triton.jit
+def _densify_kernel(
+    first, second, sparse, by_row, by_col, out, height, width, rows, cols,
+    EPS: tl.constexpr, COVER: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """dis.densify for BLOCK pixels of one pair: their covering patches' flows, weighted by
+    1 / max(1, |residual|), summed in dis.densify's order."""
+    pair = tl.program_id(1)
+    pixel = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = pixel < height * width
+    pixel = tl.where(live, pixel, 0)
+    y, x = pixel // width, pixel % width
+    plane = pair.to(tl.int64) * height * width
+    here = tl.load(first + plane + pixel)
+    total_u = tl.zeros([BLOCK], tl.float32)
+    total_v = tl.zeros([BLOCK], tl.float32)
+    weights = tl.zeros([BLOCK], tl.float32)
+    for i in tl.static_range(COVER):
+        patch_row = tl.load(by_row + i * height + y)
+        for j in tl.static_range(COVER):
+            patch_col = tl.load(by_col + j * width + x)
+            valid = (patch_row >= 0) & (patch_col >= 0)
+            at = (pair * rows + tl.maximum(patch_row, 0)) * cols + tl.maximum(patch_col, 0)
+            fu, fv = tl.load(sparse + at * 2), tl.load(sparse + at * 2 + 1)
+            px = tl.minimum(tl.maximum(x.to(tl.float32) + fu, 0.0), width - 1 - EPS)
+            py = tl.minimum(tl.maximum(y.to(tl.float32) + fv, 0.0), height - 1 - EPS)
+            residual = _bilinear(second + plane, px, py, height, width) - here
+            weight = valid.to(tl.float32) / tl.maximum(tl.abs(residual), 1.0)
+            total_u += weight * fu
+            total_v += weight * fv
+            weights += weight
+    tl.store(out + (pair * 2) * height * width + pixel, total_u / weights, mask=live)
+    tl.store(out + (pair * 2 + 1) * height * width + pixel, total_v / weights, mask=live)
+
+
+@triton.jit
+def _smoothness_kernel(
+    flow, du, dv, out, height, width, HALF_ALPHA: tl.constexpr, EPS2: tl.constexpr,
+    BLOCK: tl.constexpr,
+):  # fmt: skip
+    """dis.smoothness_weights: each pixel's robust smoothness weight, from forward differences
+    of the flow plus its increment (0 at the far edges)."""
+    pair = tl.program_id(1)
+    pixel = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = pixel < height * width
+    pixel = tl.where(live, pixel, 0)
+    y, x = pixel // width, pixel % width
+    plane = pair.to(tl.int64) * height * width
+    u_plane, v_plane = flow + 2 * plane, flow + 2 * plane + height * width
+    right = tl.where(x < width - 1, pixel + 1, pixel)
+    down = tl.where(y < height - 1, pixel + width, pixel)
+    u = tl.load(u_plane + pixel) + tl.load(du + plane + pixel)
+    v = tl.load(v_plane + pixel) + tl.load(dv + plane + pixel)
+    ux = tl.load(u_plane + right) + tl.load(du + plane + right) - u
+    uy = tl.load(u_plane + down) + tl.load(du + plane + down) - u
+    vx = tl.load(v_plane + right) + tl.load(dv + plane + right) - v
+    vy = tl.load(v_plane + down) + tl.load(dv + plane + down) - v
+    squared = ux * ux + uy * uy + vx * vx + vy * vy + EPS2
+    tl.store(out + plane + pixel, HALF_ALPHA / tl.sqrt_rn(squared), mask=live)
+
+
+@triton.jit
+def _links(weight, pixel, x, y, height, width):
+    """A pixel's link weights to its left, right, upper and lower neighbours (dis.links)."""
+    left = tl.where(x > 0, tl.load(weight + tl.where(x > 0, pixel - 1, pixel)), 0.0)
+    right = tl.where(x < width - 1, tl.load(weight + pixel), 0.0)
+    up = tl.where(y > 0, tl.load(weight + tl.where(y > 0, pixel - width, pixel)), 0.0)
+    down = tl.where(y < height - 1, tl.load(weight + pixel), 0.0)
+    return left, right, up, down
+
+
+@triton.jit
+def _neighbours(field, pixel, x, y, height, width):
+    """A pixel's left, right, upper and lower neighbours' values, the edge repeated."""
+    left = tl.load(field + tl.where(x > 0, pixel - 1, pixel))
+    right = tl.load(field + tl.where(x < width - 1, pixel + 1, pixel))
+    up = tl.load(field + tl.where(y > 0, pixel - width, pixel))
+    down = tl.load(field + tl.where(y < height - 1, pixel + width, pixel))
+    return left, right, up, down
+
+
+@triton.jit
+def _system_kernel(
+    terms, flow, du, dv, weight, system, height, width,
+    HALF_DELTA: tl.constexpr, HALF_GAMMA: tl.constexpr, ZETA2: tl.constexpr,
+    EPS2: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """dis.DataTerms.system and dis.add_smoothness: each pixel's 2x2 system (a11, a12, a22, b1,
+    b2) at the increment (du, dv). `terms`: (pairs, 8, H, W) ix, iy, iz, ixx, ixy, iyy, ixz,
+    iyz."""
+    pair = tl.program_id(1)
+    pixel = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = pixel < height * width
+    pixel = tl.where(live, pixel, 0)
+    y, x = pixel // width, pixel % width
+    size = height * width
+    plane = pair.to(tl.int64) * size
+    at = terms + 8 * plane + pixel
+    ix, iy, iz = tl.load(at), tl.load(at + size), tl.load(at + 2 * size)
+    ixx, ixy, iyy = tl.load(at + 3 * size), tl.load(at + 4 * size), tl.load(at + 5 * size)
+    ixz, iyz = tl.load(at + 6 * size), tl.load(at + 7 * size)
+    step_u, step_v = tl.load(du + plane + pixel), tl.load(dv + plane + pixel)
+    norm = ix * ix + iy * iy + ZETA2
+    residual = iz + ix * step_u + iy * step_v
+    w = (HALF_DELTA / tl.sqrt_rn(residual * residual / norm + EPS2)) / norm
+    a11 = w * ix * ix + ZETA2
+    a12 = w * ix * iy
+    a22 = w * iy * iy + ZETA2
+    b1 = -w * iz * ix
+    b2 = -w * iz * iy
+    norm_x = ixx * ixx + ixy * ixy + ZETA2
+    norm_y = iyy * iyy + ixy * ixy + ZETA2
+    rx = ixz + ixx * step_u + ixy * step_v
+    ry = iyz + ixy * step_u + iyy * step_v
+    w = HALF_GAMMA / tl.sqrt_rn(rx * rx / norm_x + ry * ry / norm_y + EPS2)
+    a11 = a11 + w * (ixx * ixx / norm_x + ixy * ixy / norm_y)
+    a12 = a12 + w * (ixx * ixy / norm_x + ixy * iyy / norm_y)
+    a22 = a22 + w * (ixy * ixy / norm_x + iyy * iyy / norm_y)
+    b1 = b1 - w * (ixx * ixz / norm_x + ixy * iyz / norm_y)
+    b2 = b2 - w * (ixy * ixz / norm_x + iyy * iyz / norm_y)
+    left, right, up, down = _links(weight + plane, pixel, x, y, height, width)
+    u_plane, v_plane = flow + 2 * plane, flow + 2 * plane + size
+    u, v = tl.load(u_plane + pixel), tl.load(v_plane + pixel)
+    ul, ur, uu, ud = _neighbours(u_plane, pixel, x, y, height, width)
+    vl, vr, vu, vd = _neighbours(v_plane, pixel, x, y, height, width)
+    total = left + right + up + down
+    pull_u = left * (ul - u) + right * (ur - u) + up * (uu - u) + down * (ud - u)
+    pull_v = left * (vl - v) + right * (vr - v) + up * (vu - v) + down * (vd - v)
+    out = system + 5 * plane + pixel
+    tl.store(out, a11 + total, mask=live)
+    tl.store(out + size, a12, mask=live)
+    tl.store(out + 2 * size, a22 + total, mask=live)
+    tl.store(out + 3 * size, b1 + pull_u, mask=live)
+    tl.store(out + 4 * size, b2 + pull_v, mask=live)
+
+
+@triton.jit
+def _sor_kernel(
+    du, dv, system, weight, height, width, parity,
+    OMEGA: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """dis.sor_step on the pixels whose x + y has `parity` (0 red, 1 black), in place: they read
+    only the other colour's neighbours, which this half-sweep leaves as they are."""
+    pair = tl.program_id(1)
+    pixel = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    y, x = pixel // width, pixel % width
+    size = height * width
+    live = (pixel < size) & ((x + y) % 2 == parity)
+    pixel = tl.where(live, pixel, 0)
+    y, x = pixel // width, pixel % width
+    plane = pair.to(tl.int64) * size
+    at = system + 5 * plane + pixel
+    a11, a12, a22 = tl.load(at), tl.load(at + size), tl.load(at + 2 * size)
+    b1, b2 = tl.load(at + 3 * size), tl.load(at + 4 * size)
+    left, right, up, down = _links(weight + plane, pixel, x, y, height, width)
+    u, v = tl.load(du + plane + pixel), tl.load(dv + plane + pixel)
+    ul, ur, uu, ud = _neighbours(du + plane, pixel, x, y, height, width)
+    sigma_u = left * ul + right * ur + up * uu + down * ud
+    u = u + OMEGA * ((sigma_u + b1 - v * a12) / a11 - u)
+    vl, vr, vu, vd = _neighbours(dv + plane, pixel, x, y, height, width)
+    sigma_v = left * vl + right * vr + up * vu + down * vd
+    v = v + OMEGA * ((sigma_v + b2 - u * a12) / a22 - v)
+    tl.store(du + plane + pixel, u, mask=live)
+    tl.store(dv + plane + pixel, v, mask=live)
+
+
+def _programs(count: int, block: int, pairs: int) -> tuple[int, int]:
+    return triton.cdiv(count, block), pairs
+
+
+def descend(grid, second: Tensor, start: Tensor, steps: int, size: int) -> Tensor:
+    """dis.descend, one kernel."""
+    pairs, count = start.shape[:2]
+    out = torch.empty_like(start)
+    sums = torch.stack([grid.grad_x_sum, grid.grad_y_sum], -1).contiguous()
+    _descend_kernel[_programs(count, PATCHES_A_PROGRAM, pairs)](
+        second.contiguous(), grid.values, grid.grad_x, grid.grad_y, sums, grid.inverse,
+        grid.corners,
+        start.contiguous(), out, count, second.shape[-2], second.shape[-1], steps,
+        SIZE=size, AREA=size * size, BLOCK=PATCHES_A_PROGRAM,
+    )  # fmt: skip
+    return out
+
+
+def propagate(grid, second: Tensor, flow: Tensor, size: int, rounds: int, reach: int = 1):
+    """dis.propagate, one kernel a round."""
+    pairs, count = flow.shape[:2]
+    second = second.contiguous()
+    flow = flow.contiguous()
+    best = flow.new_empty(pairs, count)
+    for k in range(rounds):
+        flow_out, best_out = torch.empty_like(flow), torch.empty_like(best)
+        _propagate_kernel[_programs(count, PATCHES_A_PROGRAM, pairs)](
+            second, grid.values, grid.corners, flow, best, flow_out, best_out, count, grid.rows,
+            grid.cols, second.shape[-2], second.shape[-1], max(1, reach >> k),
+            FIRST=k == 0, SIZE=size, AREA=size * size, BLOCK=PATCHES_A_PROGRAM,
+        )  # fmt: skip
+        flow, best = flow_out, best_out
+    return flow
+
+
+def densify(first: Tensor, second: Tensor, sparse: Tensor, settings, covering, eps: float):
+    """dis.densify, one kernel; `covering`: dis.covering."""
+    pairs, rows, cols, _ = sparse.shape
+    height, width = first.shape[-2:]
+    size, stride = settings.patch_size, settings.patch_stride
+    by_row = torch.stack(covering(rows, height, size, stride, first.device)).int().contiguous()
+    by_col = torch.stack(covering(cols, width, size, stride, first.device)).int().contiguous()
+    out = first.new_empty(pairs, 2, height, width)
+    _densify_kernel[_programs(height * width, PIXELS_A_PROGRAM, pairs)](
+        first.contiguous(), second.contiguous(), sparse.contiguous(), by_row, by_col, out,
+        height, width, rows, cols, EPS=eps, COVER=by_row.shape[0], BLOCK=PIXELS_A_PROGRAM,
+    )  # fmt: skip
+    return out
+
+
+def solve(terms, flow: Tensor, settings) -> Tensor:
+    """The refinement's fixed-point iterations of red-black SOR (dis.refine's loop): the
+    increment (pairs, 2, H, W). `terms`: dis.DataTerms."""
+    pairs, _, height, width = flow.shape
+    stacked = torch.stack(
+        [terms.ix, terms.iy, terms.iz, terms.ixx, terms.ixy, terms.iyy, terms.ixz, terms.iyz], 1
+    ).contiguous()
+    flow = flow.contiguous()
+    du = flow.new_zeros(pairs, height, width)
+    dv = flow.new_zeros(pairs, height, width)
+    weight = flow.new_empty(pairs, height, width)
+    system = flow.new_empty(pairs, 5, height, width)
+    programs = _programs(height * width, PIXELS_A_PROGRAM, pairs)
+    eps2 = settings.epsilon**2
+    for _ in range(settings.variational_refinement_iter):
+        _smoothness_kernel[programs](
+            flow, du, dv, weight, height, width, HALF_ALPHA=settings.alpha / 2, EPS2=eps2,
+            BLOCK=PIXELS_A_PROGRAM,
+        )  # fmt: skip
+        _system_kernel[programs](
+            stacked, flow, du, dv, weight, system, height, width,
+            HALF_DELTA=settings.delta / 2, HALF_GAMMA=settings.gamma / 2,
+            ZETA2=settings.zeta**2, EPS2=eps2, BLOCK=PIXELS_A_PROGRAM,
+        )  # fmt: skip
+        for _ in range(settings.sor_iterations):
+            for parity in (0, 1):
+                _sor_kernel[programs](
+                    du, dv, system, weight, height, width, parity, OMEGA=settings.omega,
+                    BLOCK=PIXELS_A_PROGRAM,
+                )  # fmt: skip
+    return torch.stack([du, dv], dim=1)
