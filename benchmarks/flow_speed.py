@@ -1,8 +1,10 @@
 """ms a flow of each optical flow, many pairs a call, on frames of a camera panning across a real
 photo (examples/film/refs/street.jpg): OpenCV's DIS one pair at a time and side by side on the
-machine's cores (`FlowEstimator.opencv_flows`), and ours (dis.py) eager and, on a GPU, replayed
-as one CUDA graph (no kernel launched from the host); optionally with its slowest parts under
-torch.compile. Needs only torch and OpenCV, so it runs on a bare GPU machine.
+machine's cores (`FlowEstimator.opencv_flows`), and ours (dis.py) eager and, on a GPU, with its
+inner loops as Triton kernels (`fused`, dis_kernels.py), also replayed as one CUDA graph (no
+kernel launched from the host); optionally with its slowest parts under torch.compile. Needs
+only torch and OpenCV (and Triton, where the GPU's torch has it), so it runs on a bare GPU
+machine.
 
     .venv/bin/python benchmarks/flow_speed.py [--device cuda] [--size 1280x720:16 ...] [--compile]
 
@@ -69,21 +71,28 @@ def synchronise(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def graphed(first: torch.Tensor, second: torch.Tensor):
+def graphed(first: torch.Tensor, second: torch.Tensor, fused: bool):
     """Our flow of these pairs captured as one CUDA graph: replaying it launches nothing from
     the host. Returns the replay and the output it fills."""
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):  # warm-up outside the capture, as CUDA graphs need
-        dis.dis_flow(first, second, SETTINGS)
+        dis.dis_flow(first, second, SETTINGS, fused)
     torch.cuda.current_stream().wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        out = dis.dis_flow(first, second, SETTINGS)
+        out = dis.dis_flow(first, second, SETTINGS, fused)
     return graph.replay, out
 
 
-def one_size(width: int, height: int, count: int, device: torch.device, compile_: bool) -> None:
+def apart(flows: torch.Tensor, others: torch.Tensor) -> float:
+    """Mean end-point distance in pixels between two sets of flows."""
+    return (flows.float() - others.to(flows.device).float()).norm(dim=1).mean().item()
+
+
+def one_size(
+    width: int, height: int, count: int, device: torch.device, compile_: bool, eager_: bool
+) -> None:
     pairs = panning_pairs(width, height, count)
     name = f"{width}x{height}, {count} pairs a call"
     one_dis = FlowEstimator(finest_scale=0).opencv_dis(1)[0]
@@ -96,30 +105,44 @@ def one_size(width: int, height: int, count: int, device: torch.device, compile_
         f"the same flows: {same})",
         flush=True,
     )
+    opencv = torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2)
     first = torch.from_numpy(np.stack([a for a, _ in pairs])).to(device)
     second = torch.from_numpy(np.stack([b for _, b in pairs])).to(device)
-    eager, ours = timed(dis.dis_flow, device, first, second, SETTINGS)
-    line = f"{name}: ours eager {1000 * eager / count:.1f} ms a flow"
-    if device.type == "cuda":
+    ours = None
+    if eager_:
+        eager, ours = timed(dis.dis_flow, device, first, second, SETTINGS, False)
+        print(
+            f"{name}: ours eager {1000 * eager / count:.1f} ms a flow "
+            f"({apart(ours, opencv):.3f} px from OpenCV's)",
+            flush=True,
+        )
+    if dis.fuses(device):
+        seconds, out = timed(dis.dis_flow, device, first, second, SETTINGS, True)
+        line = (
+            f"{name}: ours fused {1000 * seconds / count:.1f} ms a flow "
+            f"({apart(out, opencv):.3f} px from OpenCV's"
+        )
+        line += f", {apart(out, ours):.6f} from eager)" if ours is not None else ")"
         try:
-            replay, out = graphed(first, second)
+            replay, graph_out = graphed(first, second, fused=True)
             seconds, _ = timed(replay, device)
-            apart = (out - ours).norm(dim=1).mean().item()
-            line += f", as a CUDA graph {1000 * seconds / count:.1f} ({apart:.5f} px apart)"
+            line += (
+                f", as a CUDA graph {1000 * seconds / count:.1f} "
+                f"({apart(graph_out, out):.6f} px apart)"
+            )
         except Exception as error:  # a report, not a crash: the lines above are what count
             line += f", as a CUDA graph: failed, {type(error).__name__}: {error}".split("\n")[0]
-    print(line, flush=True)
-    if compile_:
+        print(line, flush=True)
+    if compile_ and ours is not None:
         with compiled():
             started = time.perf_counter()
-            dis.dis_flow(first, second, SETTINGS)
+            dis.dis_flow(first, second, SETTINGS, False)
             synchronise(device)
             compiling = time.perf_counter() - started
-            seconds, out = timed(dis.dis_flow, device, first, second, SETTINGS)
-        apart = (out - ours).norm(dim=1).mean().item()
+            seconds, out = timed(dis.dis_flow, device, first, second, SETTINGS, False)
         print(
             f"{name}: ours with {', '.join(COMPILED)} compiled {1000 * seconds / count:.1f} ms "
-            f"a flow ({compiling:.0f} s to compile, {apart:.5f} px apart)",
+            f"a flow ({compiling:.0f} s to compile, {apart(out, ours):.5f} px apart)",
             flush=True,
         )
 
@@ -132,6 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         help="a frame size and pairs a call (repeatable; default 1280x720:16, 256x256:64)",
     )  # fmt: skip
     parser.add_argument("--compile", action="store_true", help="also under torch.compile")
+    parser.add_argument(
+        "--eager-up-to", type=int, default=1280 * 720 * 16, metavar="PIXELS",
+        help="time ours eager only where a call's pairs hold at most this many pixels",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     where = torch.cuda.get_device_name() if device.type == "cuda" else "the CPU"
@@ -139,7 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     for size in args.size or ["1280x720:16", "256x256:64"]:
         frame, count = size.split(":")
         width, height = map(int, frame.split("x"))
-        one_size(width, height, int(count), device, args.compile)
+        eager = width * height * int(count) <= args.eager_up_to
+        one_size(width, height, int(count), device, args.compile, eager)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ beside the paper's Table 1; and where the time goes at 1080p (decode; `auto`'s c
 its parts, with our optical flow and with OpenCV's; encode).
 
     .venv/bin/python benchmarks/gpu_speed.py [--device cuda] [--frames 48] [--quick]
+        [--flow torch] [--size 1920x1080 ...] [--methods auto,embed] [--parts torch]
 
 Made to run in under 10 minutes on a GPU machine (529 s on one H200 with our flow on the GPU,
 the table 429 of them): each size is a camera panning across a real photo
@@ -144,11 +145,13 @@ def where_colour_goes(
     return f"{1000 * total / count:.1f} ms a frame: {shares}"
 
 
-def end_to_end_fps(clip: Path, refs: Path, method: str, colorizer: Colorizer, codec: str):
+def end_to_end_fps(
+    clip: Path, refs: Path, method: str, colorizer: Colorizer, codec: str, flow: str = "auto"
+):
     output = clip.with_name(f"{clip.stem}-{method}.mp4")
     options = FilmOptions(
         source=clip, output=output, refs=refs, quiet=True, method=method, codec=codec,
-        device=str(colorizer.device),
+        device=str(colorizer.device), flow=flow,
     )  # fmt: skip
     summary = colorize_film(options, colorizer)
     output.unlink()
@@ -196,27 +199,41 @@ def main(argv: list[str] | None = None) -> None:
         "--budget", type=float, default=400.0,
         help="seconds after which the optional measurements at the end are skipped",
     )  # fmt: skip
+    parser.add_argument("--flow", default="auto", help="remaster --flow (default auto)")
+    parser.add_argument(
+        "--size", action="append", metavar="WxH", help="a frame size (repeatable; default all)"
+    )
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated")
+    parser.add_argument(
+        "--parts", default="torch,opencv", help="flows whose share of `auto` to time at 1080p"
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
     keep_freed_memory()  # as the command line does
     sizes, frames = (QUICK_SIZES, 8) if args.quick else (SIZES, args.frames)
+    if args.size:
+        sizes = tuple(tuple(map(int, size.split("x"))) for size in args.size)
+    methods, flow = args.methods.split(","), args.flow
     colorizer = Colorizer.from_checkpoint(resolve_weights(None), args.device)
     codec = "h264-nvenc" if nvenc_available() else "h264"
     name = torch.cuda.get_device_name() if colorizer.device.type == "cuda" else "CPU"
-    print(f"torch {torch.__version__} on {name}; encoder {codec}; {frames} frames a size")
+    print(
+        f"torch {torch.__version__} on {name}; encoder {codec}; {frames} frames a size; "
+        f"--flow {flow}"
+    )
     print("| size | method | colour stage, frames/s | end to end, frames/s | paper, s a frame |")
     print("| --- | --- | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory(prefix="remaster-gpu-speed-") as folder:
         for width, height in sizes:
             clip, refs = panning_clip(Path(folder), width, height, frames)
             paper = PAPER.get(max(width, height) if width == height else 0)
-            for method in METHODS:
-                predictor = ColorPredictor(colorizer, method)
+            for method in methods:
+                predictor = ColorPredictor(colorizer, method, flow=flow)
                 stage = guarded(colour_stage_fps, clip, refs, predictor, batch=4)
-                whole = guarded(end_to_end_fps, clip, refs, method, colorizer, codec)
+                whole = guarded(end_to_end_fps, clip, refs, method, colorizer, codec, flow)
                 cited = f"{paper:.2f}" if paper else ""
                 print(f"| {width}x{height} | {method} | {cell(stage)} | {cell(whole)} | {cited} |")
-            if (width, height) == sizes[0]:
+            if (width, height) == (256, 256) and "embed" in methods:
                 embed = ColorPredictor(colorizer, "embed")
                 big = guarded(colour_stage_fps, clip, refs, embed, batch=64)
                 print(f"| {width}x{height} | embed, batches of 64 | {cell(big)} | | |")
@@ -234,8 +251,8 @@ def main(argv: list[str] | None = None) -> None:
             f"encode ({codec}) {encode} frames/s"
         )
         # Ours on the device, then OpenCV's on the machine's cores: is `--flow auto` right there?
-        for flow in ("torch", "opencv"):
-            parts = guarded(where_colour_goes, clip, refs, colorizer, 4, frames, flow)
+        for parted in args.parts.split(","):
+            parts = guarded(where_colour_goes, clip, refs, colorizer, 4, frames, parted)
             print(f"`auto`'s colour stage, {parts}")
         sys.stdout.flush()
         # A short clip weighs the fixed costs of a run (opening, the guides, muxing) heavily:
@@ -243,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         if time.perf_counter() - began < args.budget:
             longer, refs = panning_clip(Path(folder), width, height, 4 * frames)
             for method in ("auto", "embed"):
-                whole = guarded(end_to_end_fps, longer, refs, method, colorizer, codec)
+                whole = guarded(end_to_end_fps, longer, refs, method, colorizer, codec, flow)
                 print(f"`{method}` end to end, {4 * frames} frames of {width}x{height}: "
                       f"{cell(whole)} frames/s")  # fmt: skip
             sys.stdout.flush()
