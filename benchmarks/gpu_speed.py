@@ -4,6 +4,7 @@ its parts, with our optical flow and with OpenCV's; encode).
 
     .venv/bin/python benchmarks/gpu_speed.py [--device cuda] [--frames 48] [--quick]
         [--flow torch] [--size 1920x1080 ...] [--methods auto,embed] [--parts torch]
+        [--preset veryfast]
 
 Made to run in under 10 minutes on a GPU machine (529 s on one H200 with our flow on the GPU,
 the table 429 of them): each size is a camera panning across a real photo
@@ -146,12 +147,18 @@ def where_colour_goes(
 
 
 def end_to_end_fps(
-    clip: Path, refs: Path, method: str, colorizer: Colorizer, codec: str, flow: str = "auto"
+    clip: Path,
+    refs: Path,
+    method: str,
+    colorizer: Colorizer,
+    codec: str,
+    flow: str = "auto",
+    preset: str = "medium",
 ):
     output = clip.with_name(f"{clip.stem}-{method}.mp4")
     options = FilmOptions(
         source=clip, output=output, refs=refs, quiet=True, method=method, codec=codec,
-        device=str(colorizer.device), flow=flow,
+        device=str(colorizer.device), flow=flow, preset=preset,
     )  # fmt: skip
     summary = colorize_film(options, colorizer)
     output.unlink()
@@ -165,10 +172,10 @@ def decode_fps(clip: Path) -> float:
     return count / (time.perf_counter() - started)
 
 
-def encode_fps(clip: Path, codec: str, folder: Path) -> float:
+def encode_fps(clip: Path, codec: str, folder: Path, preset: str = "medium") -> float:
     source = open_source(clip, None)
     pictures = list(source.frames())
-    writer = SegmentWriter(folder / f"encode{clip.suffix}", source.info, codec)
+    writer = SegmentWriter(folder / f"encode{clip.suffix}", source.info, codec, preset=preset)
     started = time.perf_counter()
     for picture in pictures:
         writer.write(picture)
@@ -207,19 +214,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--parts", default="torch,opencv", help="flows whose share of `auto` to time at 1080p"
     )
+    parser.add_argument("--preset", default="medium", help="remaster --preset (x264's)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     keep_freed_memory()  # as the command line does
     sizes, frames = (QUICK_SIZES, 8) if args.quick else (SIZES, args.frames)
     if args.size:
         sizes = tuple(tuple(map(int, size.split("x"))) for size in args.size)
-    methods, flow = args.methods.split(","), args.flow
+    methods, flow, preset = args.methods.split(","), args.flow, args.preset
     colorizer = Colorizer.from_checkpoint(resolve_weights(None), args.device)
     codec = "h264-nvenc" if nvenc_available() else "h264"
     name = torch.cuda.get_device_name() if colorizer.device.type == "cuda" else "CPU"
     print(
         f"torch {torch.__version__} on {name}; encoder {codec}; {frames} frames a size; "
-        f"--flow {flow}"
+        f"--flow {flow}, --preset {preset}"
     )
     print("| size | method | colour stage, frames/s | end to end, frames/s | paper, s a frame |")
     print("| --- | --- | ---: | ---: | ---: |")
@@ -230,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
             for method in methods:
                 predictor = ColorPredictor(colorizer, method, flow=flow)
                 stage = guarded(colour_stage_fps, clip, refs, predictor, batch=4)
-                whole = guarded(end_to_end_fps, clip, refs, method, colorizer, codec, flow)
+                whole = guarded(end_to_end_fps, clip, refs, method, colorizer, codec, flow, preset)
                 cited = f"{paper:.2f}" if paper else ""
                 print(f"| {width}x{height} | {method} | {cell(stage)} | {cell(whole)} | {cited} |")
             if (width, height) == (256, 256) and "embed" in methods:
@@ -245,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         width, height = sizes[-1]
         clip, refs = panning_clip(Path(folder), width, height, frames)
         decode = cell(guarded(decode_fps, clip))
-        encode = cell(guarded(encode_fps, clip, codec, Path(folder)))
+        encode = cell(guarded(encode_fps, clip, codec, Path(folder), preset))
         print(
             f"\nwhere the time goes at {width}x{height}: decode {decode} frames/s, "
             f"encode ({codec}) {encode} frames/s"
@@ -260,7 +268,9 @@ def main(argv: list[str] | None = None) -> None:
         if time.perf_counter() - began < args.budget:
             longer, refs = panning_clip(Path(folder), width, height, 4 * frames)
             for method in ("auto", "embed"):
-                whole = guarded(end_to_end_fps, longer, refs, method, colorizer, codec, flow)
+                whole = guarded(
+                    end_to_end_fps, longer, refs, method, colorizer, codec, flow, preset
+                )
                 print(f"`{method}` end to end, {4 * frames} frames of {width}x{height}: "
                       f"{cell(whole)} frames/s")  # fmt: skip
             sys.stdout.flush()

@@ -628,6 +628,20 @@ def build_material(
     return material
 
 
+def load_material(out: Path) -> Material:
+    """The material as last built into `out` (its material.json), without the packages it was
+    built from: for a machine that has the built clips and photos and no Debian archive."""
+    index = json.loads((out / "material.json").read_text())
+    clips = [load_clip(out / folder) for folder in index["clips"]]
+    photos = [
+        Photo(**entry | {"truth": out / entry["truth"], "reference": out / entry["reference"]})
+        for entry in index["photos"]
+    ]
+    for photo in photos:
+        photo.crop = tuple(photo.crop)
+    return Material(out, clips, photos, 0.0, {}, 0.0)
+
+
 def folder_mib(folder: Path) -> float:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) / 2**20
 

@@ -41,7 +41,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.material import Clip, Material, Photo, build_material  # noqa: E402
+from benchmarks.material import (  # noqa: E402
+    Clip,
+    Material,
+    Photo,
+    build_material,
+    load_material,
+)
 from model.color import lab_to_rgb, rgb_to_lab  # noqa: E402
 from model.colorizer import Colorizer, image_to_tensor  # noqa: E402
 from model.correspondence import Matcher  # noqa: E402
@@ -472,12 +478,16 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(REMASTER_METHODS),
         help="remaster --method values to run, comma-separated (default: %(default)s)",
     )
+    parser.add_argument(
+        "--built", action="store_true",
+        help="the material as built, without its sources (a machine without the packages)",
+    )  # fmt: skip
     parser.add_argument("--flow", choices=FLOWS, default="auto", help="remaster --flow")
     parser.add_argument("--device", default="cpu", help="where remaster colours (cpu, cuda)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     folder = args.material or Path("data/bench-quick" if args.quick else "data/bench")
-    material = build_material(folder, quick=args.quick)
+    material = load_material(folder) if args.built else build_material(folder, quick=args.quick)
     print(f"material: {len(material.clips)} clips, {len(material.photos)} photos in {folder}")
     rows, samples = run(material, args.weights, args.methods.split(","), args.flow, args.device)
     seconds = time.perf_counter() - started

@@ -33,6 +33,7 @@ from torch import Tensor
 
 PATCHES_A_PROGRAM = 16  # patches a descent or propagation program holds in registers
 PIXELS_A_PROGRAM = 256  # pixels a densification or refinement program computes
+WARPS = 4  # warps a program (Triton's default)
 
 
 @triton.jit
@@ -347,7 +348,7 @@ def descend(grid, second: Tensor, start: Tensor, steps: int, size: int) -> Tenso
         second.contiguous(), grid.values, grid.grad_x, grid.grad_y, sums, grid.inverse,
         grid.corners,
         start.contiguous(), out, count, second.shape[-2], second.shape[-1], steps,
-        SIZE=size, AREA=size * size, BLOCK=PATCHES_A_PROGRAM,
+        SIZE=size, AREA=size * size, BLOCK=PATCHES_A_PROGRAM, num_warps=WARPS,
     )  # fmt: skip
     return out
 
@@ -364,6 +365,7 @@ def propagate(grid, second: Tensor, flow: Tensor, size: int, rounds: int, reach:
             second, grid.values, grid.corners, flow, best, flow_out, best_out, count, grid.rows,
             grid.cols, second.shape[-2], second.shape[-1], max(1, reach >> k),
             FIRST=k == 0, SIZE=size, AREA=size * size, BLOCK=PATCHES_A_PROGRAM,
+            num_warps=WARPS,
         )  # fmt: skip
         flow, best = flow_out, best_out
     return flow
@@ -380,6 +382,7 @@ def densify(first: Tensor, second: Tensor, sparse: Tensor, settings, covering, e
     _densify_kernel[_programs(height * width, PIXELS_A_PROGRAM, pairs)](
         first.contiguous(), second.contiguous(), sparse.contiguous(), by_row, by_col, out,
         height, width, rows, cols, EPS=eps, COVER=by_row.shape[0], BLOCK=PIXELS_A_PROGRAM,
+        num_warps=WARPS,
     )  # fmt: skip
     return out
 
@@ -401,17 +404,17 @@ def solve(terms, flow: Tensor, settings) -> Tensor:
     for _ in range(settings.variational_refinement_iter):
         _smoothness_kernel[programs](
             flow, du, dv, weight, height, width, HALF_ALPHA=settings.alpha / 2, EPS2=eps2,
-            BLOCK=PIXELS_A_PROGRAM,
+            BLOCK=PIXELS_A_PROGRAM, num_warps=WARPS,
         )  # fmt: skip
         _system_kernel[programs](
             stacked, flow, du, dv, weight, system, height, width,
             HALF_DELTA=settings.delta / 2, HALF_GAMMA=settings.gamma / 2,
-            ZETA2=settings.zeta**2, EPS2=eps2, BLOCK=PIXELS_A_PROGRAM,
+            ZETA2=settings.zeta**2, EPS2=eps2, BLOCK=PIXELS_A_PROGRAM, num_warps=WARPS,
         )  # fmt: skip
         for _ in range(settings.sor_iterations):
             for parity in (0, 1):
                 _sor_kernel[programs](
                     du, dv, system, weight, height, width, parity, OMEGA=settings.omega,
-                    BLOCK=PIXELS_A_PROGRAM,
+                    BLOCK=PIXELS_A_PROGRAM, num_warps=WARPS,
                 )  # fmt: skip
     return torch.stack([du, dv], dim=1)
