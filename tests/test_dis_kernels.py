@@ -105,3 +105,14 @@ def test_fused_flow_is_the_torch_flow(kernels, pair):
     assert (fused - eager).norm(dim=1).mean() < ROUNDING
     # ... and it follows the motion: the picture's centre moved about (2.6, 1.3).
     assert np.allclose(eager[0, :, 24, 32].numpy(), (2.6, 1.3), atol=0.5)
+
+
+def test_auto_flow_is_ours_fused_on_a_gpu_with_triton_and_opencvs_elsewhere():
+    from remaster.color.flow import flow_for
+
+    assert flow_for("auto", "cpu") == "opencv"
+    assert not dis.fuses(torch.device("cpu"))
+    with_triton = importlib.util.find_spec("triton") is not None
+    assert flow_for("auto", "cuda") == ("torch" if with_triton else "opencv")
+    assert dis.fuses(torch.device("cuda")) == with_triton
+    assert flow_for("opencv", "cuda") == "opencv" and flow_for("torch", "cpu") == "torch"

@@ -6,12 +6,14 @@ same way.
 
 Two implementations of the same algorithm: OpenCV's (`opencv`), a batch's pairs side by side on
 the machine's cores, and ours in PyTorch (`torch`, dis.py), which runs many pairs at once on any
-device. `auto` takes OpenCV's on every device, by measurement (benchmarks/flow_speed.py, the
-medium preset at full resolution): on 2 cores it is 20-30 times faster than ours (640x360:
-50-180 ms against 1.3-3.4 s a flow), and on a GPU machine, one H200 with 16 cores, twice as fast
-as ours on the GPU (1280x720, 16 pairs a call: 46 against 91 ms a flow; 256x256, 64 pairs:
-3.8 against 9.2). Either way the flow lands on the device as tensors: warps, checks and masks
-are torch.
+device, its inner loops as Triton kernels on a GPU (dis_kernels.py). `auto` takes the faster,
+by measurement (benchmarks/flow_speed.py, the medium preset at full resolution, 1280x720, 16
+pairs a call):
+- on a GPU with Triton, ours: one H200 with 16 cores, 4.9 ms a flow against OpenCV's 43 side by
+  side on the cores (ours without the kernels: 60);
+- elsewhere, OpenCV's: on 2 cores it is 20-30 times faster than ours (640x360: 50-180 ms
+  against 1.3-3.4 s a flow).
+Either way the flow lands on the device as tensors: warps, checks and masks are torch.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from remaster.color.dis import DisSettings, dis_flow, grid_positions
+from remaster.color.dis import DisSettings, dis_flow, fuses, grid_positions
 from remaster.color.methods import FLOWS
 
 # Forward-backward check (Sundaram et al. 2010): following the flow there and back must land
@@ -37,10 +39,11 @@ LOOP_SLACK, LOOP_SHARE = 0.5, 0.01
 CORES = len(os.sched_getaffinity(0))  # the cores this process may use, for OpenCV's flows
 
 
-def flow_for(flow: str) -> str:
-    """`auto` -> the faster implementation, OpenCV's on every device measured (see the module's
-    docstring)."""
-    return "opencv" if flow == "auto" else flow
+def flow_for(flow: str, device: torch.device | str = "cpu") -> str:
+    """`auto` -> the faster implementation on `device` (see the module's docstring)."""
+    if flow != "auto":
+        return flow
+    return "torch" if fuses(torch.device(device)) else "opencv"
 
 
 @functools.lru_cache(maxsize=8)

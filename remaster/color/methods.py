@@ -2,5 +2,6 @@
 line offers them without importing the network (predictor.py and flow.py use them)."""
 
 METHODS = ("auto", "embed", "exemplar", "propagate")
-# auto: OpenCV's DIS, the faster on every device measured (flow.py says how much).
+# auto: the faster on the device, by measurement: ours on a GPU with Triton, else OpenCV's
+# (flow.py says how much).
 FLOWS = ("auto", "opencv", "torch")

@@ -90,7 +90,7 @@ class ColorPredictor:
         # ms on a 2-core CPU) and sets the pace on a GPU (docs/speed.md), but carried colour
         # lands closer (0.76 against 0.80 CIEDE2000 on the street clip).
         device = colorizer.device
-        self.flows = FlowEstimator(finest_scale=0, flow=flow_for(flow), device=device)
+        self.flows = FlowEstimator(finest_scale=0, flow=flow_for(flow, device), device=device)
 
     def guide(self, *references: np.ndarray, weights: tuple[float, ...] = ()) -> Guide:
         """Reference images (RGB arrays) -> their guide. Several references share one palette

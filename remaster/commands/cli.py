@@ -175,9 +175,9 @@ def image(
     type=click.Choice(FLOWS),
     default="auto",
     show_default=True,
-    help="Optical flow: opencv (OpenCV's DIS on the CPU's cores, the fastest measured on a CPU "
-    "and beside a GPU), torch (the same algorithm in PyTorch, on the device), or auto (the "
-    "fastest: opencv).",
+    help="Optical flow: opencv (OpenCV's DIS on the CPU's cores, the fastest measured on a CPU), "
+    "torch (the same algorithm in PyTorch on the device, with Triton kernels on a GPU: the "
+    "fastest measured there), or auto (the fastest: torch on a GPU with Triton, else opencv).",
 )
 @click.option(
     "--adapt",
