@@ -247,3 +247,20 @@ def test_the_pyramid_is_opencvs(reel_frames, size):
     mine = area_half(torch.from_numpy(picture).float()[None])[0].numpy()
     off = np.abs(mine - theirs)
     assert off.max() <= 1 and (off > 0).mean() <= (0 if size[0] % 2 == 0 else 0.01)
+
+
+def test_flow_goes_on_in_plain_torch_when_the_kernels_fail(reel_frames):
+    """Where Triton cannot run the kernels (here: CPU tensors without its interpreter, as a GPU
+    Triton does not support would fail), the flow is computed without them, and the run's
+    notes say so once."""
+    estimator = FlowEstimator(finest_scale=0, flow="torch")
+    assert not estimator.fused  # a CPU: the kernels are not tried
+    estimator.fused = True  # as on a GPU where they fail
+    first, second = (torch.from_numpy(reel_frames[k][::8, ::8].copy()) for k in (0, 1))
+    flows = estimator.displacements([first, first], [second, second])
+    plain = dis_flow(torch.stack([first, first]), torch.stack([second, second]), fused=False)
+    assert torch.equal(flows, plain)
+    assert not estimator.fused and len(estimator.notes) == 1
+    assert estimator.notes[0].startswith("the optical flow's GPU kernels failed (")
+    estimator.displacements([first], [second])
+    assert len(estimator.notes) == 1

@@ -107,9 +107,19 @@ def coarsest_scale(height: int, width: int, patch: int) -> int:
     return min(by_motion, by_size)
 
 
+# Triton's stated hardware: NVIDIA GPUs of compute capability 8.0 and newer. Older ones (and
+# other makers' GPUs, which we have not run) keep the torch steps.
+TRITON_CAPABILITY = (8, 0)
+
+
 def fuses(device: torch.device) -> bool:
-    """Whether the inner loops run as Triton kernels by default: on a GPU, where Triton is."""
-    return device.type == "cuda" and importlib.util.find_spec("triton") is not None
+    """Whether the inner loops run as Triton kernels by default: on an NVIDIA GPU Triton
+    supports, where Triton is installed."""
+    if device.type != "cuda" or torch.version.hip is not None or not torch.cuda.is_available():
+        return False
+    if importlib.util.find_spec("triton") is None:
+        return False
+    return torch.cuda.get_device_capability(device) >= TRITON_CAPABILITY
 
 
 def kernels():

@@ -125,6 +125,8 @@ class FlowEstimator:
         self.finest_scale = finest_scale
         self.settings = DisSettings(finest_scale=1 if finest_scale is None else finest_scale)
         self.instances: list = []  # OpenCV's DIS objects, one per worker (opencv_flows)
+        self.fused = flow == "torch" and fuses(self.device)  # ours as Triton kernels (dis.py)
+        self.notes: list[str] = []  # what the user should know of the flow, after a run
 
     def opencv_dis(self, count: int) -> list:
         """`count` of OpenCV's DIS objects (made once: each keeps its buffers between calls)."""
@@ -162,7 +164,19 @@ class FlowEstimator:
             return torch.from_numpy(flows).permute(0, 3, 1, 2).to(self.device)
         first = torch.stack([torch.as_tensor(s).to(self.device) for s in sources])
         second = torch.stack([torch.as_tensor(t).to(self.device) for t in targets])
-        return dis_flow(first, second, self.settings)
+        if self.fused:
+            try:
+                return dis_flow(first, second, self.settings, fused=True)
+            except torch.cuda.OutOfMemoryError:
+                raise
+            except Exception as error:  # Triton could not build or run the kernels here
+                self.fused = False
+                reason = (str(error).strip().splitlines() or [""])[0][:200]
+                self.notes.append(
+                    f"the optical flow's GPU kernels failed ({type(error).__name__}: {reason}); "
+                    "it ran in plain torch instead, the same flow about 12 times slower"
+                )
+        return dis_flow(first, second, self.settings, fused=False)
 
     def between_many(self, pairs: list[tuple[Tensor, Tensor]]) -> list[Flow]:
         """`between` for every (source, target) pair (tensors or arrays), their flows computed

@@ -123,10 +123,11 @@ class ColorStage:
         return summary(self.counts)
 
     def notes(self, source: Path | None) -> list[str]:
-        """Which frame each unplaced reference turned out to show (a near-perfect match)."""
+        """Which frame each unplaced reference turned out to show (a near-perfect match), and
+        what the optical flow has to say (flow.py)."""
         self.retire()
         self.track = None
-        notes = []
+        notes = list(self.predictor.flows.notes)
         for entry, (share, index) in self.found.items():
             if entry.keyframe_of(0) is None and share >= FOUND:
                 where = f"{source}, line {entry.line}" if source and entry.line else "reference"
