@@ -6,16 +6,17 @@ its parts, with our optical flow and with OpenCV's; encode).
         [--flow torch] [--size 1920x1080 ...] [--methods auto,embed] [--parts torch]
         [--preset veryfast]
 
-Made to run in under 10 minutes on a GPU machine (529 s on one H200 with our flow on the GPU,
-the table 429 of them): each size is a camera panning across a real photo
-(examples/film/refs/street.jpg), grey as a transfer holds it, encoded as H.264, its first frame
-in colour as the keyframe (the archive workflow); `embed`, `exemplar` and `auto` each colour it,
-first the colour stage alone on frames already decoded (batches of 4; `embed` at 256x256 also in
-batches of 64), then `remaster FILM` end to end (decode, colour, encode with the fastest encoder
-the machine has, mux). Where `--budget` allows, `auto` and `embed` end to end on a clip four
-times longer. `--quick` runs small sizes and few frames, to check the script on a CPU. Prints a
-Markdown table. Each optical flow alone (and ours as a CUDA graph, or compiled):
-benchmarks/flow_speed.py.
+Made to run in under 10 minutes on a GPU machine (on one H200: 74 s with our flow's Triton
+kernels, `--flow torch --parts torch`; 529 s with our flow in plain torch): each size is a
+camera panning across a real photo (examples/film/refs/street.jpg), grey as a transfer holds
+it, encoded as H.264, its first frame in colour as the keyframe (the archive workflow);
+`embed`, `exemplar` and `auto` each colour it, first the colour stage alone on frames already
+decoded (batches of 4; `embed` at 256x256 also in batches of 64), then `remaster FILM` end to
+end (decode, colour, encode with the fastest encoder the machine has, mux). Where `--budget`
+allows, `auto` and `embed` end to end on a clip four times longer. `--quick` runs small sizes
+and few frames, to check the script on a CPU. Prints a Markdown table. Each optical flow alone
+(and ours as Triton kernels, as a CUDA graph, or compiled): benchmarks/flow_speed.py; the
+kernels one by one: benchmarks/flow_kernels.py.
 """
 
 from __future__ import annotations
