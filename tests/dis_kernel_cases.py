@@ -82,7 +82,7 @@ def test_densification_and_refinement_kernels_equal_the_torch_steps(kernels, pai
     sparse = sparse.reshape(1, grid.rows, grid.cols, 2)
     settings = dis.DisSettings()
     dense = dis.densify(first, second, sparse, settings)
-    ours = kernels.densify(first, second, sparse, settings, dis.covering, dis._EPS)
+    ours = dis.densify(first, second, sparse, settings, fused=True)
     torch.testing.assert_close(ours, dense, atol=ROUNDING, rtol=0)
     refined = dis.refine(first, second, dense, settings)
     assert (refined - dense).abs().max() > 0.01  # the refinement moved it

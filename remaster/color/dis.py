@@ -401,13 +401,13 @@ def densify(
 ) -> Tensor:
     """(B, rows, cols, 2) patch flows -> (B, 2, H, W): each pixel's covering patches' flows,
     weighted by 1 / max(1, |residual|)."""
-    if fused:
-        return kernels().densify(first, second, sparse, settings, covering, _EPS)
     batch, rows, cols, _ = sparse.shape
     height, width = first.shape[-2:]
     size, stride, device = settings.patch_size, settings.patch_stride, first.device
     by_row = covering(rows, height, size, stride, device)
     by_col = covering(cols, width, size, stride, device)
+    if fused:
+        return kernels().densify(first, second, sparse, by_row, by_col, _EPS)
     ys, xs = torch.meshgrid(
         torch.arange(height, device=device, dtype=first.dtype),
         torch.arange(width, device=device, dtype=first.dtype),

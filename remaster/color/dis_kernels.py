@@ -93,7 +93,8 @@ def _patch_block(count, BLOCK: tl.constexpr):
     patch = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = patch < count
     patch = tl.where(live, patch, 0)
-    return patch, live, pair * count + patch, pair
+    # The rows in int64: at 64 pairs of 4K frames a row's pixels pass 2**31.
+    return patch, live, pair.to(tl.int64) * count + patch, pair
 
 
 @triton.jit
@@ -109,7 +110,7 @@ def _pixel_block(height, width, BLOCK: tl.constexpr):
 
 @triton.jit
 def _descend_kernel(
-    second, values, grad_x, grad_y, grad_sums, inverse, corners, start, out,
+    second, values, grad_x, grad_y, grad_x_sum, grad_y_sum, inverse, corners, start, out,
     count, height, width, steps, SIZE: tl.constexpr, AREA: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     """dis.descend for BLOCK patches of one pair: all the steps, the patches in registers."""
@@ -118,7 +119,7 @@ def _descend_kernel(
     at = row[:, None] * AREA + pixel[None, :]
     own = tl.load(values + at)
     gx, gy = tl.load(grad_x + at), tl.load(grad_y + at)
-    gx_sum, gy_sum = tl.load(grad_sums + row * 2), tl.load(grad_sums + row * 2 + 1)
+    gx_sum, gy_sum = tl.load(grad_x_sum + row), tl.load(grad_y_sum + row)
     h11, h12 = tl.load(inverse + row * 3), tl.load(inverse + row * 3 + 1)
     h22 = tl.load(inverse + row * 3 + 2)
     corner_x, corner_y = tl.load(corners + patch * 2), tl.load(corners + patch * 2 + 1)
@@ -339,11 +340,10 @@ def descend(grid, second: Tensor, start: Tensor, steps: int, size: int) -> Tenso
     """dis.descend, one kernel."""
     pairs, count = start.shape[:2]
     out = torch.empty_like(start)
-    sums = torch.stack([grid.grad_x_sum, grid.grad_y_sum], -1).contiguous()
     _descend_kernel[_programs(count, PATCHES_A_PROGRAM, pairs)](
-        second.contiguous(), grid.values, grid.grad_x, grid.grad_y, sums, grid.inverse,
-        grid.corners,
-        start.contiguous(), out, count, second.shape[-2], second.shape[-1], steps,
+        second.contiguous(), grid.values, grid.grad_x, grid.grad_y, grid.grad_x_sum,
+        grid.grad_y_sum, grid.inverse, grid.corners, start.contiguous(), out, count,
+        second.shape[-2], second.shape[-1], steps,
         SIZE=size, AREA=size * size, BLOCK=PATCHES_A_PROGRAM, num_warps=WARPS,
     )  # fmt: skip
     return out
@@ -367,13 +367,15 @@ def propagate(grid, second: Tensor, flow: Tensor, size: int, rounds: int, reach:
     return flow
 
 
-def densify(first: Tensor, second: Tensor, sparse: Tensor, settings, covering, eps: float):
-    """dis.densify, one kernel; `covering`: dis.covering."""
+def densify(
+    first: Tensor, second: Tensor, sparse: Tensor, by_row: list, by_col: list, eps: float
+) -> Tensor:
+    """dis.densify, one kernel; `by_row`, `by_col`: the patches covering each row and column
+    (dis.covering), `eps`: how far inside the picture positions are clamped."""
     pairs, rows, cols, _ = sparse.shape
     height, width = first.shape[-2:]
-    size, stride = settings.patch_size, settings.patch_stride
-    by_row = torch.stack(covering(rows, height, size, stride, first.device)).int().contiguous()
-    by_col = torch.stack(covering(cols, width, size, stride, first.device)).int().contiguous()
+    by_row = torch.stack(by_row).int().contiguous()
+    by_col = torch.stack(by_col).int().contiguous()
     out = first.new_empty(pairs, 2, height, width)
     _densify_kernel[_programs(height * width, PIXELS_A_PROGRAM, pairs)](
         first.contiguous(), second.contiguous(), sparse.contiguous(), by_row, by_col, out,
