@@ -64,7 +64,7 @@ def measure(estimator: FlowEstimator, clips: dict, gap: int, every: int, opencv:
     for name, (greys, truths) in clips.items():
         pairs = pairs_of(name, gap, every)
         started = time.perf_counter()
-        flows = estimator.between_many([(greys[a], greys[b]) for a, b in pairs])
+        flows = estimator.between_many([(greys[a], greys[b]) for a, b in pairs]).unbind()
         seconds += time.perf_counter() - started
         flows_made += 2 * len(pairs)  # a backward flow and a forward one to check it
         for (a, b), flow in zip(pairs, flows, strict=True):

@@ -95,16 +95,51 @@ def test_stabilisation_damps_flicker_and_leaves_the_first_frame_alone():
 
 
 def test_the_devices_blur_and_erosion_are_opencvs():
-    """What a GPU runs (convolutions, shifted ANDs) equals what the CPU runs (OpenCV)."""
+    """What a GPU runs (convolutions, max pooling) equals what the CPU runs (OpenCV), for one
+    picture and for a batch."""
     import cv2
 
-    from remaster.color.propagation import convolved_blur, erode
+    from remaster.color.propagation import convolved_blur, eroded, gaussian_blur, pooled_erosion
 
     generator = torch.Generator().manual_seed(0)
-    image = torch.rand(37, 53, generator=generator) * 255
+    images = torch.rand(3, 37, 53, generator=generator) * 255
     for sigma in (1.5, 2.0):
-        expected = cv2.GaussianBlur(image.numpy(), (0, 0), sigma)
-        assert np.allclose(convolved_blur(image, sigma).numpy(), expected, atol=1e-3)
-    mask = torch.rand(37, 53, generator=generator) > 0.2
-    expected = cv2.erode(mask.numpy().astype(np.uint8), np.ones((3, 3), np.uint8))
-    assert np.array_equal(erode(mask).numpy(), expected.astype(bool))
+        expected = np.stack([cv2.GaussianBlur(image, (0, 0), sigma) for image in images.numpy()])
+        assert np.array_equal(gaussian_blur(images, sigma).numpy(), expected)
+        assert np.allclose(convolved_blur(images, sigma).numpy(), expected, atol=1e-3)
+        assert np.allclose(convolved_blur(images[1], sigma).numpy(), expected[1], atol=1e-3)
+    masks = torch.rand(3, 37, 53, generator=generator) > 0.2
+    square = np.ones((3, 3), np.uint8)
+    expected = np.stack([cv2.erode(mask, square) for mask in masks.numpy().astype(np.uint8)])
+    assert 0 < expected.mean() < masks.float().mean()  # it did erode
+    for erosion in (eroded, pooled_erosion):
+        assert np.array_equal(erosion(masks).numpy(), expected)
+        assert np.array_equal(erosion(masks[2]).numpy(), expected[2])
+
+
+def test_a_batchs_motions_found_together_colour_as_those_found_frame_by_frame():
+    """`prefetch` checks a batch's flows together (on a GPU one wait for the device, not one a
+    frame); the frames come out exactly as when each frame's motions are found as it comes,
+    across a cut inside a batch and with stabilisation on."""
+    frames = panning_frames(5, size=(96, 128), seed=3, step=2)
+    frames += panning_frames(3, size=(96, 128), seed=77, step=2)
+    greys = [lab_grey(lab(rgb)[0]) for rgb in frames]
+
+    def follow(prefetched: bool) -> list[torch.Tensor]:
+        keyframes = [keyframe_of(frames[0], frame=0)]
+        track = ShotTrack(FlowEstimator(finest_scale=0), keyframes, steady=0.5)
+        outputs = []
+        for batch in (range(0, 4), range(4, 8)):
+            if prefetched:
+                track.prefetch(list(batch), greys[batch.start : batch.stop], carries=True)
+            for index in batch:
+                motion = track.step(index, greys[index])
+                carried = track.carry(index, greys[index], motion)
+                outputs += [carried.trust, track.stabilise(carried.ab, motion)]
+            track.ahead = {}
+        return outputs
+
+    together, alone = follow(prefetched=True), follow(prefetched=False)
+    assert all(torch.equal(a, b) for a, b in zip(together, alone, strict=True))
+    trusts = together[::2]
+    assert trusts[3].mean() > 0.8 and trusts[6].max() == 0  # the first shot's colour, and a cut

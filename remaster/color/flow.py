@@ -57,9 +57,9 @@ def pixel_positions(height: int, width: int, device: torch.device) -> tuple[Tens
 
 
 def sampling_maps(displacement: Tensor) -> tuple[Tensor, Tensor]:
-    """(2, H, W) displacement -> the x and y positions each pixel samples."""
+    """(..., 2, H, W) displacements -> the x and y positions each pixel samples, (..., H, W)."""
     xs, ys = pixel_positions(*displacement.shape[-2:], displacement.device)
-    return xs + displacement[0], ys + displacement[1]
+    return xs + displacement[..., 0, :, :], ys + displacement[..., 1, :, :]
 
 
 def lands_inside(map_x: Tensor, map_y: Tensor, shape: tuple[int, int]) -> Tensor:
@@ -69,32 +69,45 @@ def lands_inside(map_x: Tensor, map_y: Tensor, shape: tuple[int, int]) -> Tensor
 
 
 def sampling_grid(map_x: Tensor, map_y: Tensor, shape: tuple[int, int]) -> Tensor:
-    """Maps of positions in a picture of `shape` -> grid_sample's (1, H, W, 2) grid, in which
-    -1 and 1 are the centres of the corner pixels."""
-    return grid_positions(map_x, map_y, *shape)[None]
+    """Maps (H, W), or a batch of them (N, H, W), of positions in a picture of `shape` ->
+    grid_sample's (1 or N, H, W, 2) grid, in which -1 and 1 are the centres of the corner
+    pixels."""
+    return grid_positions(map_x, map_y, *shape).view(-1, *map_x.shape[-2:], 2)
 
 
 def sample_grid(image: Tensor, grid: Tensor) -> Tensor:
-    """`image` (H, W) or (C, H, W) at a sampling grid, bilinear, the border replicated."""
-    planes = image.float()[None] if image.ndim == 3 else image.float()[None, None]
-    out = F.grid_sample(planes, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    return out[0] if image.ndim == 3 else out[0, 0]
+    """`image` at a sampling grid, bilinear, the border replicated. With one grid (1, h, w, 2),
+    one picture: (H, W) or (C, H, W); with a batch of grids (N, h, w, 2), a picture for each:
+    (N, H, W) or (N, C, H, W). The result has the image's shape at the grid's size."""
+    if image.ndim == 2:
+        planes = image[None, None]
+    elif image.ndim == 3:
+        planes = image[None] if len(grid) == 1 else image[:, None]
+    else:
+        planes = image
+    out = F.grid_sample(
+        planes.float(), grid, mode="bilinear", padding_mode="border", align_corners=True
+    )
+    return out.view(*image.shape[:-2], *out.shape[-2:])
 
 
 def remap(image: Tensor, map_x: Tensor, map_y: Tensor) -> Tensor:
-    """`image` (H, W) or (C, H, W) sampled at the maps, bilinear, the border replicated
-    (cv2.remap's INTER_LINEAR and BORDER_REPLICATE, without its 1/32-pixel rounding)."""
+    """`image` sampled at the maps (as sample_grid, one picture or a batch), bilinear, the
+    border replicated (cv2.remap's INTER_LINEAR and BORDER_REPLICATE, without its 1/32-pixel
+    rounding)."""
     return sample_grid(image, sampling_grid(map_x, map_y, tuple(image.shape[-2:])))
 
 
 @dataclass
 class Flow:
-    """Where each pixel of a target picture shows in a source picture, and whether to trust it."""
+    """Where each pixel of a target picture shows in a source picture, and whether to trust it;
+    or, with a leading dimension N, of a batch of pairs (`FlowEstimator.between_many`), which
+    warps pictures and checks them all at once."""
 
-    map_x: Tensor  # (H, W) float32: the source x each target pixel comes from
+    map_x: Tensor  # (H, W) or (N, H, W) float32: the source x each target pixel comes from
     map_y: Tensor
-    consistent: Tensor  # (H, W) bool: passes the forward-backward check
-    inside: Tensor  # (H, W) bool: lands inside the source
+    consistent: Tensor  # (H, W) or (N, H, W) bool: passes the forward-backward check
+    inside: Tensor  # (H, W) or (N, H, W) bool: lands inside the source
 
     @property
     def visible(self) -> Tensor:
@@ -103,12 +116,22 @@ class Flow:
     @functools.cached_property
     def grid(self) -> Tensor:
         """The maps as grid_sample takes them, made once for every warp along this flow."""
-        return sampling_grid(self.map_x, self.map_y, tuple(self.map_x.shape))
+        return sampling_grid(self.map_x, self.map_y, tuple(self.map_x.shape[-2:]))
 
     def warp(self, source_image: Tensor) -> Tensor:
-        """An image (H, W) or (C, H, W) of the source (of the target's size) brought onto the
-        target's pixels."""
+        """An image of the source (of the target's size) brought onto the target's pixels:
+        (H, W) or (C, H, W); for a batch, one for each pair, (N, H, W) or (N, C, H, W)."""
         return sample_grid(source_image, self.grid)
+
+    def unbind(self) -> list[Flow]:
+        """A batch's flows, one by one: views of its tensors, its grid included (one frame's
+        warps then make no grid of their own)."""
+        flows = []
+        for k, grid in enumerate(self.grid.split(1)):
+            flow = Flow(self.map_x[k], self.map_y[k], self.consistent[k], self.inside[k])
+            flow.__dict__["grid"] = grid  # where functools.cached_property keeps its value
+            flows.append(flow)
+        return flows
 
 
 class FlowEstimator:
@@ -178,35 +201,32 @@ class FlowEstimator:
                 )
         return dis_flow(first, second, self.settings, fused=False)
 
-    def between_many(self, pairs: list[tuple[Tensor, Tensor]]) -> list[Flow]:
-        """`between` for every (source, target) pair (tensors or arrays), their flows computed
-        in one call."""
-        if not pairs:
-            return []
+    def between_many(self, pairs: list[tuple[Tensor, Tensor]]) -> Flow:
+        """`between` for every (source, target) pair (tensors or arrays, all of one size), their
+        flows computed in one call and checked together: one Flow of the batch
+        (`Flow.unbind` gives each pair's)."""
         pairs = [(torch.as_tensor(s), torch.as_tensor(t)) for s, t in pairs]
         # Backward (target -> source) for the maps, forward to check them, all in one call.
         sources = [t for s, t in pairs] + [s for s, t in pairs]
         targets = [s for s, t in pairs] + [t for s, t in pairs]
         displacements = self.displacements(sources, targets)
         backward, forward = displacements[: len(pairs)], displacements[len(pairs) :]
-        return [
-            checked(back, fore, tuple(pair[0].shape))
-            for back, fore, pair in zip(backward, forward, pairs, strict=True)
-        ]
+        return checked(backward, forward, tuple(pairs[0][0].shape))
 
     def between(self, source: Tensor, target: Tensor) -> Flow:
         """Where each pixel of grey `target` shows in grey `source` (same size)."""
-        return self.between_many([(source, target)])[0]
+        return self.between_many([(source, target)]).unbind()[0]
 
 
 def checked(backward: Tensor, forward: Tensor, shape: tuple[int, int]) -> Flow:
-    """The flow target -> source, with where it survives the forward-backward check."""
+    """The flows target -> source of a batch ((N, 2, H, W) displacements each way), with where
+    they survive the forward-backward check."""
     map_x, map_y = sampling_maps(backward)
     # Follow the flow into the source, then the other flow back: it should return home.
     returned = remap(forward, map_x, map_y)
     loop = backward + returned
-    scale = (backward**2).sum(0) + (returned**2).sum(0)
-    consistent = (loop**2).sum(0) < LOOP_SHARE * scale + LOOP_SLACK
+    scale = (backward**2).sum(1) + (returned**2).sum(1)
+    consistent = (loop**2).sum(1) < LOOP_SHARE * scale + LOOP_SLACK
     return Flow(map_x, map_y, consistent, lands_inside(map_x, map_y, shape))
 
 

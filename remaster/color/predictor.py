@@ -182,17 +182,20 @@ class ColorPredictor:
         track = track.copy() if track is not None else None
         if track is not None:
             track.prefetch(indices, greys, carries)
-        mostly_carried = [False] * len(frames_ab)
+        carried_shares = []  # read once, after the batch: a read is a wait for the device
         for k, (index, grey) in enumerate(zip(indices, greys, strict=True)):
             frame_track = track or self.track(guide)  # a still stands alone
             motion = frame_track.step(index, grey)
             if carries:
                 carried = frame_track.carry(index, grey, motion)
                 frames_ab[k] = carried.trust * carried.ab + (1 - carried.trust) * frames_ab[k]
-                mostly_carried[k] = bool(carried.trust.mean() >= 0.5)
+                carried_shares.append(carried.trust.mean())
             frames_ab[k] = frame_track.stabilise(frames_ab[k], motion)
         if track is not None:
-            track.ahead = {}  # the batch's flows are spent
+            track.ahead = {}  # the batch's motions are spent
+        mostly_carried = [False] * len(frames_ab)
+        if carried_shares:
+            mostly_carried = (torch.stack(carried_shares) >= 0.5).tolist()
         return torch.stack(frames_ab), mostly_carried, track
 
     def exemplar(
