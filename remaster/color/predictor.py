@@ -177,7 +177,7 @@ class ColorPredictor:
         near_full = at_propagation_size(lightness.to(self.colorizer.device, torch.float32))
         frames_ab = list(upsample(ab, near_full.shape[-2:]).unbind(0))
         indices = indices if indices is not None else list(range(len(frames_ab)))
-        greys = [lab_grey(frame[0]) for frame in near_full]
+        greys = list(lab_grey(near_full[:, 0]).unbind(0))
         carries = self.method in ("propagate", "auto")
         track = track.copy() if track is not None else None
         if track is not None:
@@ -219,6 +219,6 @@ def at_propagation_size(image: Tensor) -> Tensor:
 
 
 def lab_grey(lightness: Tensor) -> Tensor:
-    """(h, w) L in [0, 100] -> uint8 grey for optical flow, on its device (L itself, scaled:
+    """(..., h, w) L in [0, 100] -> uint8 grey for optical flow, on its device (L itself, scaled:
     flow only needs the same mapping on both sides)."""
     return (lightness.clamp(0, 100) * 2.55).round().to(torch.uint8)

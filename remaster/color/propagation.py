@@ -93,7 +93,11 @@ class Motion:
     flow: Flow  # where each pixel of this frame shows in the other picture
     agrees: Tensor  # (h, w) bool: consistent, inside, and the luminances agree
     share: float  # of the frame that agrees
-    steady: Tensor | None = None  # (h, w) stabilisation's trust in it, soft(agrees) (steps)
+    # (h, w) for a step: how far stabilisation moves the frame toward the previous output
+    # carried along it, the track's `steady` where it agrees, softened.
+    steady: Tensor | None = None
+    # (h, w) for a keyframe: the luminance mismatch of the direct flow, smoothed (`pick`).
+    error: Tensor | None = None
 
 
 def resized(keyframe: Keyframe, shape: tuple[int, int]) -> Keyframe:
@@ -108,11 +112,10 @@ def resized(keyframe: Keyframe, shape: tuple[int, int]) -> Keyframe:
     return Keyframe(grey.round().clamp(0, 255).to(torch.uint8), ab, keyframe.frame)
 
 
-def agreement(flow: Flow, source: Tensor, target: Tensor) -> Tensor:
-    """Where the flow is consistent, inside, and joins luminances that agree (a batch of
-    flows: sources and targets (N, h, w))."""
-    close = (flow.warp(source) - target.float()).abs() < LUMA_AGREEMENT
-    return flow.visible & close
+def mismatch(flow: Flow, source: Tensor, target: Tensor) -> Tensor:
+    """How far each target pixel's luminance is from what it lands on in the source (a batch
+    of flows: sources and targets (N, h, w))."""
+    return (flow.warp(source) - target.float()).abs()
 
 
 def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
@@ -222,13 +225,14 @@ class ShotTrack:
     def motions(self, pairs: list[tuple[Tensor, Tensor]], steps: list[bool]) -> list[Motion]:
         """How each target follows from its source, for pairs of greys of one size, all at
         once: their flows in one call, the checks and shares together (one wait for the
-        device, not one a frame), and stabilisation's trust for the `steps` the frames can
-        follow."""
+        device, not one a frame), stabilisation's trust for the `steps` the frames can follow,
+        and `pick`'s error for the rest (keyframes)."""
         if not pairs:
             return []
         flows = self.flows.between_many(pairs)
         sources, targets = (torch.stack(greys) for greys in zip(*pairs, strict=True))
-        agrees = agreement(flows, sources, targets)
+        differences = mismatch(flows, sources, targets)
+        agrees = flows.visible & (differences < LUMA_AGREEMENT)
         shares = agrees.float().mean((1, 2)).tolist()
         motions = [
             Motion(flow, agree, share)
@@ -236,8 +240,14 @@ class ShotTrack:
         ]
         steadied = [k for k, step in enumerate(steps) if step and shares[k] >= FOLLOWABLE]
         if steadied and self.steady > 0:
-            for k, steady in zip(steadied, soft(agrees[steadied]), strict=True):
+            steadies = self.steady * soft(agrees[steadied])
+            for k, steady in zip(steadied, steadies, strict=True):
                 motions[k].steady = steady
+        directs = [k for k, step in enumerate(steps) if not step]
+        if directs:
+            errors = gaussian_blur(differences[directs], PICK_SIGMA)
+            for k, error in zip(directs, errors, strict=True):
+                motions[k].error = error
         return motions
 
     def motion(self, key: tuple, source: Tensor, target: Tensor) -> Motion:
@@ -296,7 +306,7 @@ class ShotTrack:
         elif chain is not None and motion is not None:
             chained = tuple(motion.flow.warp(torch.stack(chain)).unbind(0))
             reached = lands_inside(*chained, shape) & motion.flow.inside
-            maps = self.pick(keyframe.grey, grey, direct, chained, reached)
+            maps = self.pick(keyframe.grey, grey, direct, chained, reached, found.error)
             inside = lands_inside(*maps, shape)
             # What the chain does not reach came into view since it started: the direct
             # flow's colour is sure there only where it passes the check.
@@ -324,15 +334,13 @@ class ShotTrack:
         return Carried(remap(keyframe.ab, *maps), trust)
 
     @staticmethod
-    def pick(keyframe_grey, grey, direct, chained, reached):
+    def pick(keyframe_grey, grey, direct, chained, reached, direct_error):
         """Per pixel, whichever map lands on the keyframe's luminance more closely (errors
-        smoothed, so the choice is made by neighbourhoods, not by single noisy pixels)."""
-
-        def error(maps):
-            landed = remap(keyframe_grey, *maps)
-            return gaussian_blur((landed - grey.float()).abs(), PICK_SIGMA)
-
-        take_chained = reached & (error(chained) < error(direct))
+        smoothed, so the choice is made by neighbourhoods, not by single noisy pixels; the
+        direct flow's, `direct_error`, found with its motion)."""
+        landed = remap(keyframe_grey, *chained)
+        chained_error = gaussian_blur((landed - grey.float()).abs(), PICK_SIGMA)
+        take_chained = reached & (chained_error < direct_error)
         return (
             torch.where(take_chained, chained[0], direct[0]),
             torch.where(take_chained, chained[1], direct[1]),
@@ -370,6 +378,6 @@ class ShotTrack:
         """ab (2, h, w) moved toward the previous output where the flow from it is trusted."""
         if motion is not None and self.ab is not None and self.steady > 0:
             carried = motion.flow.warp(self.ab)
-            ab = ab + (self.steady * motion.steady) * (carried - ab)
+            ab = ab + motion.steady * (carried - ab)
         self.ab = ab
         return ab
