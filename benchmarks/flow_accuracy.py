@@ -63,6 +63,8 @@ def measure(estimator: FlowEstimator, clips: dict, gap: int, every: int, opencv:
     checked, share, inside, epe, seconds, flows_made = [], [], [], [], 0.0, 0
     for name, (greys, truths) in clips.items():
         pairs = pairs_of(name, gap, every)
+        if not pairs:  # shots shorter than the gap
+            continue
         started = time.perf_counter()
         flows = estimator.between_many([(greys[a], greys[b]) for a, b in pairs]).unbind()
         seconds += time.perf_counter() - started

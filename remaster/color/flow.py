@@ -202,8 +202,8 @@ class FlowEstimator:
         return dis_flow(first, second, self.settings, fused=False)
 
     def between_many(self, pairs: list[tuple[Tensor, Tensor]]) -> Flow:
-        """`between` for every (source, target) pair (tensors or arrays, all of one size), their
-        flows computed in one call and checked together: one Flow of the batch
+        """`between` for each of one or more (source, target) pairs (tensors or arrays, all of
+        one size), their flows computed in one call and checked together: one Flow of the batch
         (`Flow.unbind` gives each pair's)."""
         pairs = [(torch.as_tensor(s), torch.as_tensor(t)) for s, t in pairs]
         # Backward (target -> source) for the maps, forward to check them, all in one call.
