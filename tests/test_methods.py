@@ -123,3 +123,30 @@ def test_a_learned_fusion_checkpoint_is_refused_with_one_line(tmp_path, colorize
     save_checkpoint(path, Color2Embed(config), {"trained": False})
     with pytest.raises(CheckpointError, match="fusion.safetensors: is a learned-fusion network"):
         Colorizer.from_checkpoint(path, "cpu")
+
+
+def test_a_batch_is_followed_as_its_frames_one_at_a_time(colorizer):
+    """`follow` does for a whole batch what does not depend on the frame before (the checks,
+    the carried colour, the soft masks) and the rest frame by frame: a batch gives the colour,
+    the sources and the track that its frames give one at a time, to the bit. Two keyframes
+    (frames 0 and 4), a cut to another scene inside the batch, stabilisation on."""
+    frames = panning_frames(5, size=(144, 256), seed=21, step=3)
+    frames += panning_frames(3, size=(144, 256), seed=5, step=3)
+    lightness = torch.cat([lab_of(frame)[:, :1] for frame in frames])
+    generator = torch.Generator().manual_seed(1)
+    network_ab = torch.rand(len(frames), 2, 36, 64, generator=generator) * 40 - 20
+    predictor = ColorPredictor(colorizer, "auto")
+    guide = predictor.guide(frames[0], frames[4])
+    indices = list(range(len(frames)))
+    with torch.inference_mode():
+        track = predictor.track(guide, (0, 4))
+        together, carried, moved = predictor.follow(lightness, network_ab, guide, track, indices)
+        alone, alone_carried = [], []
+        for k in indices:
+            one = predictor.follow(lightness[k : k + 1], network_ab[k : k + 1], guide, track, [k])
+            alone.append(one[0])
+            alone_carried += one[1]
+            track = one[2]
+    assert carried == alone_carried == [True] * 5 + [False] * 3
+    assert torch.equal(together, torch.cat(alone))
+    assert moved.last == track.last == 7 and torch.equal(moved.ab, track.ab)

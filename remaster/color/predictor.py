@@ -33,7 +33,7 @@ from model.fusion import Fusion
 from model.network import FoldedEmbedding
 from remaster.color.flow import FlowEstimator, flow_for
 from remaster.color.methods import METHODS
-from remaster.color.propagation import STEADY, Keyframe, ShotTrack
+from remaster.color.propagation import STEADY, Keyframe, ShotTrack, colours
 from remaster.media.planes import BT601
 
 # Propagation and stabilisation follow the flow at the frame's own size, up to this short side.
@@ -175,28 +175,38 @@ class ColorPredictor:
         copy of the track. Returns the colour, whether the carried colour covers most of each
         frame, and the track moved on."""
         near_full = at_propagation_size(lightness.to(self.colorizer.device, torch.float32))
-        frames_ab = list(upsample(ab, near_full.shape[-2:]).unbind(0))
-        indices = indices if indices is not None else list(range(len(frames_ab)))
+        indices = indices if indices is not None else list(range(len(ab)))
         greys = list(lab_grey(near_full[:, 0]).unbind(0))
         carries = self.method in ("propagate", "auto")
         track = track.copy() if track is not None else None
         if track is not None:
             track.prefetch(indices, greys, carries)
-        carried_shares = []  # read once, after the batch: a read is a wait for the device
-        for k, (index, grey) in enumerate(zip(indices, greys, strict=True)):
+        # Frame by frame, what depends on the frame before: the cut test, the chains.
+        tracks, motions, reaches = [], [], []
+        for index, grey in zip(indices, greys, strict=True):
             frame_track = track or self.track(guide)  # a still stands alone
             motion = frame_track.step(index, grey)
             if carries:
-                carried = frame_track.carry(index, grey, motion)
-                frames_ab[k] = carried.trust * carried.ab + (1 - carried.trust) * frames_ab[k]
-                carried_shares.append(carried.trust.mean())
-            frames_ab[k] = frame_track.stabilise(frames_ab[k], motion)
+                reaches.append(frame_track.reach(index, grey, motion))
+            tracks.append(frame_track)
+            motions.append(motion)
         if track is not None:
             track.ahead = {}  # the batch's motions are spent
-        mostly_carried = [False] * len(frames_ab)
-        if carried_shares:
-            mostly_carried = (torch.stack(carried_shares) >= 0.5).tolist()
-        return torch.stack(frames_ab), mostly_carried, track
+        # The whole batch at once: the carried colour over the network's.
+        ab = upsample(ab, near_full.shape[-2:])
+        mostly_carried = [False] * len(ab)
+        if carries:
+            carried = colours(reaches, tuple(ab.shape[-2:]), ab.device)
+            trust = carried.trust[:, None]
+            ab = trust * carried.ab + (1 - trust) * ab
+            # Read once, after the batch: a read is a wait for the device.
+            mostly_carried = (torch.stack([t.mean() for t in carried.trust]) >= 0.5).tolist()
+        # Frame by frame again: each frame stabilised toward the output before it.
+        stabilised = [
+            frame_track.stabilise(frame_ab, motion)
+            for frame_track, frame_ab, motion in zip(tracks, ab, motions, strict=True)
+        ]
+        return torch.stack(stabilised), mostly_carried, track
 
     def exemplar(
         self, working: Tensor, guide: Guide, same_shot: bool = False

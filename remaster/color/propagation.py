@@ -80,10 +80,23 @@ class Keyframe:
 
 @dataclass
 class Carried:
-    """One frame's colour from the keyframes: ab and a soft per-pixel trust in [0, 1]."""
+    """Frames' colour from the keyframes: ab and a soft per-pixel trust in [0, 1]; one frame's,
+    or a batch's (a leading dimension N)."""
 
-    ab: Tensor  # (2, h, w)
-    trust: Tensor  # (h, w)
+    ab: Tensor  # (2, h, w) or (N, 2, h, w)
+    trust: Tensor  # (h, w) or (N, h, w)
+
+
+@dataclass
+class Reach:
+    """Where one keyframe's colour lands on one frame (`ShotTrack.reach`): the maps into the
+    keyframe, where its colour is sure and where it lands at all; no maps: nowhere."""
+
+    keyframe: Keyframe  # at the frame's size
+    weight: float  # by nearness (`ShotTrack.weighted`)
+    maps: tuple[Tensor, Tensor] | None = None  # (h, w) x and y in the keyframe
+    trusted: Tensor | None = None  # (h, w) bool
+    inside: Tensor | None = None  # (h, w) bool
 
 
 @dataclass
@@ -173,6 +186,34 @@ def soft(mask: Tensor) -> Tensor:
     """A hard mask (H, W), or a batch (N, H, W), with softened edges: a hard seam between
     sources shows as a line. Eroded by a 3x3 square first, then blurred."""
     return gaussian_blur(eroded(mask), 2)
+
+
+def colours(reaches: list[list[Reach]], shape: tuple[int, int], device) -> Carried:
+    """The keyframes' colours for a batch of frames, from where each lands on each frame
+    (`ShotTrack.reach`, a list a frame): each keyframe's colour sampled at its maps and its
+    trust softened for all the frames at once, then weighed by nearness, in the order each
+    frame lists its keyframes. A keyframe that lands nowhere adds nothing."""
+    total_ab = torch.zeros((len(reaches), 2, *shape), device=device)
+    total_trust = torch.zeros((len(reaches), *shape), device=device)
+    for slot in range(max(map(len, reaches), default=0)):  # each frame's first keyframe, ...
+        placed = [
+            (k, frame[slot])
+            for k, frame in enumerate(reaches)
+            if len(frame) > slot and frame[slot].maps is not None
+        ]
+        if not placed:
+            continue
+        rows, found = [k for k, _ in placed], [reach for _, reach in placed]
+        map_x, map_y = (torch.stack([reach.maps[side] for reach in found]) for side in (0, 1))
+        ab = remap(torch.stack([reach.keyframe.ab for reach in found]), map_x, map_y)
+        trusted = soft(torch.stack([reach.trusted for reach in found]))
+        inside = soft(torch.stack([reach.inside for reach in found]))
+        trust = torch.maximum(trusted, GUESS * inside)
+        weights = torch.tensor([reach.weight for reach in found], device=device).view(-1, 1, 1)
+        total_ab[rows] = total_ab[rows] + (weights * trust)[:, None] * ab
+        total_trust[rows] = total_trust[rows] + weights * trust
+    ab = total_ab / total_trust.clamp(min=1e-6)[:, None]
+    return Carried(ab, total_trust.clamp(0, 1))
 
 
 class ShotTrack:
@@ -273,17 +314,19 @@ class ShotTrack:
         return motion
 
     def carry(self, index: int, grey: Tensor, motion: Motion | None) -> Carried:
-        """The keyframes' colours for this frame, by direct and chained flow."""
-        total_ab = grey.new_zeros((2, *grey.shape), dtype=torch.float32)
-        total_trust = grey.new_zeros(grey.shape, dtype=torch.float32)
-        for position, (_, weight) in enumerate(self.weighted(index)):
-            if weight == 0:
-                continue
-            carried = self.carry_one(position, index, grey, motion)
-            total_ab = total_ab + (weight * carried.trust) * carried.ab
-            total_trust = total_trust + weight * carried.trust
-        ab = total_ab / total_trust.clamp(min=1e-6)
-        return Carried(ab, total_trust.clamp(0, 1))
+        """The keyframes' colours for this one frame, by direct and chained flow."""
+        carried = colours([self.reach(index, grey, motion)], tuple(grey.shape), grey.device)
+        return Carried(carried.ab[0], carried.trust[0])
+
+    def reach(self, index: int, grey: Tensor, motion: Motion | None) -> list[Reach]:
+        """Where each keyframe that colours frame `index` lands on it, the chains moved on: the
+        part of carrying colour that depends on the frame before (`colours` does the rest,
+        for a whole batch)."""
+        return [
+            self.reach_one(position, index, grey, motion, weight)
+            for position, (_, weight) in enumerate(self.weighted(index))
+            if weight != 0
+        ]
 
     def sized(self, position: int, shape: tuple[int, int]) -> Keyframe:
         """Keyframe `position` at the frames' size, resized once per track, not per frame."""
@@ -292,7 +335,7 @@ class ShotTrack:
             keyframe = self.keyframes[position] = resized(keyframe, shape)
         return keyframe
 
-    def carry_one(self, position: int, index: int, grey: Tensor, motion) -> Carried:
+    def reach_one(self, position: int, index: int, grey: Tensor, motion, weight: float) -> Reach:
         shape = tuple(grey.shape)
         keyframe = self.sized(position, shape)
         found = self.motion(("direct", position, index), keyframe.grey, grey)
@@ -327,11 +370,9 @@ class ShotTrack:
             maps, trusted, chain = direct, inside, direct
         else:  # another scene, or lost: nothing is carried (never across a cut)
             self.chains[position] = None
-            nothing = grey.new_zeros(shape, dtype=torch.float32)
-            return Carried(torch.stack([nothing, nothing]), nothing)
+            return Reach(keyframe, weight)
         self.chains[position] = chain
-        trust = torch.maximum(soft(trusted), GUESS * soft(inside))
-        return Carried(remap(keyframe.ab, *maps), trust)
+        return Reach(keyframe, weight, maps, trusted, inside)
 
     @staticmethod
     def pick(keyframe_grey, grey, direct, chained, reached, direct_error):
