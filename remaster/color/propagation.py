@@ -27,9 +27,14 @@ A track is rebuilt at every segment from the frames before it (stage.py), so an
 interrupted run, or one spread over several processes, makes the frames one run makes.
 
 Everything here is torch on the colorizer's device: greys are (H, W) uint8 tensors, colour
-(2, H, W) ab. The flows a batch of frames needs depend only on the greys, so `prefetch`
-computes them all in one call (flow.py), and checks them together, before the frames are
-followed one by one: what is left frame by frame is what depends on the frame before.
+(2, H, W) ab. On a GPU a frame's work here is many small operations, so a batch is worked
+through in three passes, and only what depends on the frame before goes frame by frame:
+- for the whole batch (`prefetch`, `motions`): the flows, in one call (flow.py), their checks,
+  the luminance agreement and each frame's share of it, stabilisation's soft masks;
+- frame by frame (`step`, `reach`): the cut test and the chains, where each keyframe lands;
+- for the whole batch (`colours`): the keyframes' colour at those places, and its soft trust;
+- frame by frame (`stabilise`): the blend toward the previous output.
+ColorPredictor.follow (predictor.py) runs the passes.
 """
 
 from __future__ import annotations
