@@ -48,11 +48,17 @@ def compiled(dynamic: bool = False):
             setattr(dis, name, function)
 
 
+def panning_frames(width: int, height: int, count: int, step: int, colour: bool = True):
+    """`count` frames (RGB, or grey) of a camera panning across the photo, `step` px a frame."""
+    conversion = cv2.COLOR_BGR2RGB if colour else cv2.COLOR_BGR2GRAY
+    photo = cv2.cvtColor(cv2.imread(str(PHOTO)), conversion)
+    wide = cv2.resize(photo, (width + step * count, height), interpolation=cv2.INTER_AREA)
+    return [np.ascontiguousarray(wide[:, step * k : step * k + width]) for k in range(count)]
+
+
 def panning_pairs(width: int, height: int, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """`count` pairs of grey frames 1 to `count` steps apart along a pan (4 px a step)."""
-    grey = cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2GRAY)
-    wide = cv2.resize(grey, (width + 4 * (count + 1), height), interpolation=cv2.INTER_AREA)
-    frame = [np.ascontiguousarray(wide[:, 4 * k : 4 * k + width]) for k in range(count + 1)]
+    frame = panning_frames(width, height, count + 1, 4, colour=False)
     return [(frame[0], frame[k + 1]) for k in range(count)]
 
 

@@ -26,7 +26,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
@@ -35,7 +34,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.flow_speed import PHOTO, synchronise  # noqa: E402
+from benchmarks.flow_speed import panning_frames, synchronise  # noqa: E402
 from model.color import rgb_to_lab  # noqa: E402
 from model.colorizer import Colorizer, image_to_tensor  # noqa: E402
 from remaster.color.predictor import ColorPredictor  # noqa: E402
@@ -71,13 +70,6 @@ class Waits(TorchFunctionMode):
         if not self.paused and getattr(func, "__name__", "") in WAITS:
             self.count += 1
         return func(*args, **(kwargs or {}))
-
-
-def panning_frames(width: int, height: int, count: int) -> list[np.ndarray]:
-    """`count` RGB frames of a pan across the photo, 2 px a frame."""
-    photo = cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2RGB)
-    wide = cv2.resize(photo, (width + 2 * count, height), interpolation=cv2.INTER_AREA)
-    return [np.ascontiguousarray(wide[:, 2 * k : 2 * k + width]) for k in range(count)]
 
 
 def measure(predictor: ColorPredictor, frames: list[np.ndarray], batch: int, device) -> dict:
@@ -144,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     width, height = map(int, args.size.split("x"))
-    frames = panning_frames(width, height, args.frames)
+    frames = panning_frames(width, height, args.frames, step=2)
     colorizer = Colorizer.from_checkpoint(resolve_weights(None), device)
     print(f"{args.size}, batches of {args.batch}, {args.frames} frames, {device}")
     print("| method | ms a frame | operations a frame | waits a frame |")

@@ -37,7 +37,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.flow_speed import PHOTO, synchronise  # noqa: E402
+from benchmarks.flow_speed import panning_frames, synchronise  # noqa: E402
 from model.colorizer import Colorizer  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
 from remaster.color.predictor import ColorPredictor  # noqa: E402
@@ -61,10 +61,7 @@ RATE = Fraction(24)
 def panning_clip(folder: Path, width: int, height: int, frames: int) -> tuple[Path, Path]:
     """A grey H.264 pan across the photo and a refs file whose keyframe is its first frame in
     colour."""
-    photo = cv2.cvtColor(cv2.imread(str(PHOTO)), cv2.COLOR_BGR2RGB)
-    step = max(1, width // 200)
-    wide = cv2.resize(photo, (width + step * frames, height), interpolation=cv2.INTER_AREA)
-    colour = [np.ascontiguousarray(wide[:, step * k : step * k + width]) for k in range(frames)]
+    colour = panning_frames(width, height, frames, step=max(1, width // 200))
     clip = folder / f"pan-{width}x{height}.mp4"
     with av.open(str(clip), "w") as container:
         stream = container.add_stream("libx264", rate=RATE, options={"preset": "veryfast"})

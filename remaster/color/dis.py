@@ -361,9 +361,10 @@ def inverse_search(
 ) -> Tensor:
     """(B, P, 2) flow of every patch of `first` on the grid; `dense` (B, 2, H, W) starts it."""
     size, stride = settings.patch_size, settings.patch_stride
-    propagate_, descend_ = (
-        (kernels().propagate, kernels().descend) if fused else (propagate, descend)
-    )
+    propagate_, descend_ = propagate, descend
+    if fused:
+        triton_steps = kernels()
+        propagate_, descend_ = triton_steps.propagate, triton_steps.descend
     grid = PatchGrid.of(first, size, stride)
     centre = (grid.corners + size // 2).long()
     flow = dense[:, :, centre[:, 1], centre[:, 0]].transpose(1, 2)  # (B, P, 2)
