@@ -1,5 +1,6 @@
 """The film pipeline on real encoded clips: timing, sound, luminance, embeddings, resume."""
 
+import re
 import subprocess
 from fractions import Fraction
 
@@ -10,7 +11,7 @@ import pytest
 from model.colorizer import Colorizer
 from remaster.errors import OutputError
 from remaster.media.images import write_image
-from remaster.media.video import decode, probe
+from remaster.media.video import SegmentWriter, decode, probe
 from remaster.run.film import FilmOptions, colorize_film
 from remaster.run.journal import work_folder
 from tests.helpers import decoded_planes as planes
@@ -22,6 +23,7 @@ from tests.media import (
     photo_like,
     write_clip,
     write_frames,
+    write_video,
 )
 
 FRAMES = 24
@@ -110,6 +112,21 @@ def test_lossless_ffv1_keeps_luma_exactly_and_prores_encodes(film, tmp_path, tin
     with av.open(str(prores)) as container:
         assert container.streams.video[0].codec_context.name == "prores"
     assert len(list(decode(prores))) == FRAMES
+
+
+def test_x264_encodes_frames_side_by_side_not_slices(tmp_path):
+    """x264 writes its settings into the stream: frame threads, not PyAV's default slices
+    (which cut each frame into one slice per core: remaster/media/codecs.py)."""
+    source = write_video(tmp_path / "source.mp4", frames=4, size=(240, 320))
+    writer = SegmentWriter(tmp_path / "segment.mp4", probe(source), "h264")
+    for picture in decode(source):
+        writer.write(picture)
+    writer.close()
+    settings = re.search(
+        rb"x264 - core .*? options: ([^\x00]*)", (tmp_path / "segment.mp4").read_bytes()
+    )
+    assert settings is not None
+    assert b" sliced_threads=0 " in settings.group(1)
 
 
 def test_a_film_without_sound(tmp_path, tiny_checkpoint):
