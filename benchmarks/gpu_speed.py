@@ -13,7 +13,10 @@ it, encoded as H.264, its first frame in colour as the keyframe (the archive wor
 `embed`, `exemplar` and `auto` each colour it, first the colour stage alone on frames already
 decoded (batches of 4; `embed` at 256x256 also in batches of 64), then `remaster FILM` end to
 end (decode, colour, encode with the fastest encoder the machine has, mux). Where `--budget`
-allows, `auto` and `embed` end to end on a clip four times longer. `--quick` runs small sizes
+allows, `auto` and `embed` end to end on a clip four times longer, and the rate of its frames
+beyond the short clip's: a feature's, which pays a run's fixed costs once. The encoder alone is
+timed with its threads as the writer sets them and, for x264, as PyAV left them (sliced) before
+(remaster/media/codecs.py). `--quick` runs small sizes
 and few frames, to check the script on a CPU. Prints a Markdown table. Each optical flow alone
 (and ours as Triton kernels, as a CUDA graph, or compiled): benchmarks/flow_speed.py; the
 kernels one by one: benchmarks/flow_kernels.py.
@@ -144,7 +147,7 @@ def where_colour_goes(
     return f"{1000 * total / count:.1f} ms a frame: {shares}"
 
 
-def end_to_end_fps(
+def end_to_end_seconds(
     clip: Path,
     refs: Path,
     method: str,
@@ -152,7 +155,9 @@ def end_to_end_fps(
     codec: str,
     flow: str = "auto",
     preset: str = "medium",
-):
+) -> float:
+    """Seconds of `remaster FILM` on the clip, the model already loaded: checking, the guides,
+    decoding, colouring, encoding and muxing."""
     output = clip.with_name(f"{clip.stem}-{method}.mp4")
     options = FilmOptions(
         source=clip, output=output, refs=refs, quiet=True, method=method, codec=codec,
@@ -160,7 +165,7 @@ def end_to_end_fps(
     )  # fmt: skip
     summary = colorize_film(options, colorizer)
     output.unlink()
-    return summary.frames / summary.seconds
+    return summary.seconds
 
 
 def decode_fps(clip: Path) -> float:
@@ -170,15 +175,24 @@ def decode_fps(clip: Path) -> float:
     return count / (time.perf_counter() - started)
 
 
-def encode_fps(clip: Path, codec: str, folder: Path, preset: str = "medium") -> float:
+def encode(
+    clip: Path, codec: str, folder: Path, preset: str = "medium", threads: str | None = None
+) -> str:
+    """The segment writer alone: frames/s, closing included, and the seconds its close took
+    (the encoder draining the frames it holds, once a segment); `threads` overrides the kind of
+    encoder threads the writer asks for (remaster/media/codecs.py)."""
     source = open_source(clip, None)
     pictures = list(source.frames())
     writer = SegmentWriter(folder / f"encode{clip.suffix}", source.info, codec, preset=preset)
+    if threads:
+        writer.stream.codec_context.thread_type = threads
     started = time.perf_counter()
     for picture in pictures:
         writer.write(picture)
+    closing = time.perf_counter()
     writer.close()
-    return len(pictures) / (time.perf_counter() - started)
+    ended = time.perf_counter()
+    return f"{len(pictures) / (ended - started):.1f} frames/s (closing {ended - closing:.2f} s)"
 
 
 def guarded(measure, *args, **kwargs) -> float | str:
@@ -193,6 +207,10 @@ def guarded(measure, *args, **kwargs) -> float | str:
 
 def cell(value: float | str) -> str:
     return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def rate(frames: int, seconds: float | str) -> float | str:
+    return frames / seconds if isinstance(seconds, float) else seconds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -229,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("| size | method | colour stage, frames/s | end to end, frames/s | paper, s a frame |")
     print("| --- | --- | ---: | ---: | ---: |")
+    short: dict[str, float | str] = {}
     with tempfile.TemporaryDirectory(prefix="remaster-gpu-speed-") as folder:
         for width, height in sizes:
             clip, refs = panning_clip(Path(folder), width, height, frames)
@@ -236,9 +255,13 @@ def main(argv: list[str] | None = None) -> None:
             for method in methods:
                 predictor = ColorPredictor(colorizer, method, flow=flow)
                 stage = guarded(colour_stage_fps, clip, refs, predictor, batch=4)
-                whole = guarded(end_to_end_fps, clip, refs, method, colorizer, codec, flow, preset)
+                whole = guarded(
+                    end_to_end_seconds, clip, refs, method, colorizer, codec, flow, preset
+                )
+                short[method] = whole  # the last size's, for a feature's rate below
                 cited = f"{paper:.2f}" if paper else ""
-                print(f"| {width}x{height} | {method} | {cell(stage)} | {cell(whole)} | {cited} |")
+                whole = cell(rate(frames, whole))
+                print(f"| {width}x{height} | {method} | {cell(stage)} | {whole} | {cited} |")
             if (width, height) == (256, 256) and "embed" in methods:
                 embed = ColorPredictor(colorizer, "embed")
                 big = guarded(colour_stage_fps, clip, refs, embed, batch=64)
@@ -251,26 +274,35 @@ def main(argv: list[str] | None = None) -> None:
         width, height = sizes[-1]
         clip, refs = panning_clip(Path(folder), width, height, frames)
         decode = cell(guarded(decode_fps, clip))
-        encode = cell(guarded(encode_fps, clip, codec, Path(folder), preset))
+        encoded = guarded(encode, clip, codec, Path(folder), preset)
         print(
             f"\nwhere the time goes at {width}x{height}: decode {decode} frames/s, "
-            f"encode ({codec}) {encode} frames/s"
+            f"encode ({codec}) {encoded}"
         )
+        if codec == "h264":  # x264 with PyAV's default threads, as before codecs.py chose
+            sliced = guarded(encode, clip, codec, Path(folder), preset, "SLICE")
+            print(f"encode ({codec}) with sliced threads: {sliced}")
         # Ours on the device, then OpenCV's on the machine's cores: is `--flow auto` right there?
         for parted in args.parts.split(","):
             parts = guarded(where_colour_goes, clip, refs, colorizer, 4, frames, parted)
             print(f"`auto`'s colour stage, {parts}")
         sys.stdout.flush()
-        # A short clip weighs the fixed costs of a run (opening, the guides, muxing) heavily:
-        # a longer one, where time allows, is nearer the rate a feature gets.
+        # A short clip weighs the fixed costs of a run (checking, the guides, the first batch,
+        # the encoder's start and its drain at the end, muxing) heavily. A feature pays them
+        # once, and the drain once a segment (1000 frames): its rate is the extra frames of a
+        # clip four times longer over the extra seconds they took.
         if time.perf_counter() - began < args.budget:
             longer, refs = panning_clip(Path(folder), width, height, 4 * frames)
             for method in ("auto", "embed"):
                 whole = guarded(
-                    end_to_end_fps, longer, refs, method, colorizer, codec, flow, preset
+                    end_to_end_seconds, longer, refs, method, colorizer, codec, flow, preset
                 )
+                extra = "not measured"
+                if isinstance(whole, float) and isinstance(short.get(method), float):
+                    extra = f"{3 * frames / (whole - short[method]):.1f}"
                 print(f"`{method}` end to end, {4 * frames} frames of {width}x{height}: "
-                      f"{cell(whole)} frames/s")  # fmt: skip
+                      f"{cell(rate(4 * frames, whole))} frames/s; the {3 * frames} frames "
+                      f"beyond the first {frames}: {extra} frames/s")  # fmt: skip
             sys.stdout.flush()
         print(f"(all of it took {time.perf_counter() - began:.0f} s)")
 
