@@ -75,6 +75,13 @@ def duration(path):
         return container.duration / 1e6
 
 
+def x264_settings(path) -> bytes:
+    """The settings x264 writes into the stream it encodes."""
+    found = re.search(rb"x264 - core .*? options: ([^\x00]*)", path.read_bytes())
+    assert found is not None
+    return found.group(1)
+
+
 def test_timing_sound_and_luminance_survive(film, tmp_path, tiny_checkpoint):
     output = tmp_path / "colour.mp4"
     summary, colorizer = run_film(film, output, tiny_checkpoint, segment_frames=10, batch_size=3)
@@ -97,6 +104,10 @@ def test_timing_sound_and_luminance_survive(film, tmp_path, tiny_checkpoint):
     assert 10 * np.log10(255**2 / error) > 40  # luma kept, within H.264's error
     assert max(np.abs(p.u.astype(int) - 128).mean() for p in result) > 2  # and it has colour
     assert not work_folder(output).exists()
+    # Coloured on the CPU: x264 in slices, beside the model (one thread where the frame is too
+    # small to slice); frame threads would be 1.5 a core.
+    settings = x264_settings(output)
+    assert b" sliced_threads=1 " in settings or b" threads=1 " in settings
 
 
 def test_lossless_ffv1_keeps_luma_exactly_and_prores_encodes(film, tmp_path, tiny_checkpoint):
@@ -114,19 +125,20 @@ def test_lossless_ffv1_keeps_luma_exactly_and_prores_encodes(film, tmp_path, tin
     assert len(list(decode(prores))) == FRAMES
 
 
-def test_x264_encodes_frames_side_by_side_not_slices(tmp_path):
-    """x264 writes its settings into the stream: frame threads, not PyAV's default slices
-    (which cut each frame into one slice per core: remaster/media/codecs.py)."""
+def test_x264_threads_follow_where_the_colour_is_computed(tmp_path):
+    """Frame threads where the cores are the encoder's (the colour on a GPU), slices beside the
+    model on the CPU (remaster/media/codecs.py). x264 makes one slice per core: on one core
+    there is nothing to slice."""
     source = write_video(tmp_path / "source.mp4", frames=4, size=(240, 320))
-    writer = SegmentWriter(tmp_path / "segment.mp4", probe(source), "h264")
-    for picture in decode(source):
-        writer.write(picture)
-    writer.close()
-    settings = re.search(
-        rb"x264 - core .*? options: ([^\x00]*)", (tmp_path / "segment.mp4").read_bytes()
-    )
-    assert settings is not None
-    assert b" sliced_threads=0 " in settings.group(1)
+    for shares_cores in (False, True):
+        path = tmp_path / f"segment-{shares_cores}.mp4"
+        writer = SegmentWriter(path, probe(source), "h264", shares_cores=shares_cores)
+        for picture in decode(source):
+            writer.write(picture)
+        writer.close()
+        settings = x264_settings(path)
+        sliced = shares_cores and b" threads=1 " not in settings
+        assert f" sliced_threads={int(sliced)} ".encode() in settings
 
 
 def test_a_film_without_sound(tmp_path, tiny_checkpoint):

@@ -12,15 +12,29 @@ CODECS = {
     "hevc-nvenc": ("hevc_nvenc", "yuv420p", "mp4", {"rc": "vbr", "preset": "p5"}),
 }
 NVENC = ("h264-nvenc", "hevc-nvenc")
-# Each encoder's threads, all cores. ProRes and FFV1 take FFmpeg's (measured at 1080p on 2
-# cores: ProRes 9.4 -> 11.3 frames/s with frame threads; FFV1 60 either way with slices, 32
-# with frame threads). x264 runs its own, of the kind asked for: PyAV asks every codec for
-# slices, which makes x264 cut each frame into one slice per core and wait for all of them,
-# where FFmpeg's own command line has it encode several frames at once. Frame threads, as
-# there: at 1080p with x264's 16-core thread count, real footage came out 2.7% smaller and
-# 0.15 dB nearer the source (3.70 -> 3.60 MB, luma PSNR 50.02 -> 50.17 dB, 120 frames of
-# cockatoo.mp4 at `medium`); sliced threads are x264's low-latency mode.
-ENCODER_THREADS = {"h264": "FRAME", "prores": "FRAME", "ffv1": "SLICE"}
+# FFmpeg's threads for the archive codecs, all cores (measured at 1080p on 2 cores: ProRes
+# 9.4 -> 11.3 frames/s with frame threads; FFV1 60 either way with slices, 32 with frame
+# threads).
+ENCODER_THREADS = {"prores": "FRAME", "ffv1": "SLICE"}
+
+
+def encoder_threads(codec: str, shares_cores: bool) -> str | None:
+    """The kind of threads `codec` encodes with; `shares_cores`: the colour is computed on the
+    same CPU cores (no GPU).
+
+    x264 runs its own threads, of the kind asked for. In slices (PyAV asks every codec for them)
+    it cuts each frame into one slice per core and encodes them together; in frame threads
+    (FFmpeg's command line's choice) it encodes several frames at once, which is how it is meant
+    to use many cores: at 1080p with a 16-core machine's thread count, real footage came out
+    2.7% smaller and 0.15 dB nearer the source (3.70 -> 3.60 MB, luma PSNR 50.02 -> 50.17 dB,
+    120 frames of cockatoo.mp4 at `medium`). Beside the model on the same cores, slices:
+    `make demo`'s command took 2% longer with frame threads on 2 cores (121.4 -> 123.8 s,
+    medians of four runs each, alternating; the same CPU time, spent contending)."""
+    if codec == "h264":
+        return "SLICE" if shares_cores else "FRAME"
+    return ENCODER_THREADS.get(codec)
+
+
 # Deeper pictures (10 bits) go to these formats. H.264 stays 8-bit: its 10-bit profile (High 10)
 # plays in few browsers and hardware decoders, and H.264 is the viewing copy, not the master.
 DEEP_FORMATS = {

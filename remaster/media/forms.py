@@ -152,9 +152,11 @@ class VideoSink:
         crf: int,
         preset: str,
         audio: Path | None,
+        shares_cores: bool = False,
     ) -> None:
         self.output, self.codec, self.source, self.audio = output, codec, source, audio
         self.crf, self.preset = crf, preset
+        self.shares_cores = shares_cores  # the colour is computed on the encoder's CPU cores
         self.suffix = SEGMENT_SUFFIX[CODECS[codec][2]]
         self.bits = picture_bits(codec, source.info.bits)
         self.info = source.info
@@ -171,7 +173,9 @@ class VideoSink:
         self.notes: list[str] = []
 
     def writer(self, path: Path) -> SegmentWriter:
-        return SegmentWriter(path, self.info, self.codec, self.crf, self.preset, self.bits)
+        return SegmentWriter(
+            path, self.info, self.codec, self.crf, self.preset, self.bits, self.shares_cores
+        )
 
     def pictures(self, predictions: Iterable[Prediction], coefficients) -> Iterator[Picture]:
         full_range = self.info.color_range == COLOR_RANGE_FULL
@@ -252,6 +256,7 @@ def open_sink(
     crf: int = 18,
     preset: str = "medium",
     audio: Path | None = None,
+    shares_cores: bool = False,
 ) -> VideoSink | SequenceSink:
     if codec is None:
         if audio is not None:
@@ -262,4 +267,4 @@ def open_sink(
         return SequenceSink(output, source)
     if audio is not None:
         audio_seconds(audio)  # a missing or silent file fails now, not after the work
-    return VideoSink(output, codec, source, crf, preset, audio)
+    return VideoSink(output, codec, source, crf, preset, audio, shares_cores)

@@ -113,7 +113,10 @@ class SideBySideSink:
         sink = self.sink
         main = sink.writer(path)
         try:
-            side = SegmentWriter(side_path, self.info, self.codec, sink.crf, sink.preset, sink.bits)
+            side = SegmentWriter(
+                side_path, self.info, self.codec, sink.crf, sink.preset, sink.bits,
+                sink.shares_cores,
+            )  # fmt: skip
         except BaseException:
             main.abort()
             raise

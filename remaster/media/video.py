@@ -25,8 +25,8 @@ from remaster.media.codecs import (
     CODECS,
     CONTAINER_CODECS,
     DEEP_FORMATS,
-    ENCODER_THREADS,
     NVENC,
+    encoder_threads,
 )
 from remaster.media.damage import Damaged, DecodePolicy, DecodeReport, mend
 from remaster.media.frames import Picture
@@ -436,7 +436,9 @@ class SegmentWriter:
         crf: int = 18,
         preset: str = "medium",
         bits: int = 8,
+        shares_cores: bool = False,
     ) -> None:
+        """`shares_cores`: the colour is computed on the CPU cores the encoder runs on."""
         encoder, self.pixel_format, container_format, options = CODECS[codec]
         self.layout = "yuv420p" if bits == 8 else "yuv420p10le"
         if bits > 8:
@@ -460,8 +462,9 @@ class SegmentWriter:
             context.sample_aspect_ratio = info.sample_aspect_ratio
         context.colorspace = info.colorspace
         context.color_range = info.color_range
-        if codec in ENCODER_THREADS:
-            context.thread_count, context.thread_type = 0, ENCODER_THREADS[codec]
+        threads = encoder_threads(codec, shares_cores)
+        if threads:
+            context.thread_count, context.thread_type = 0, threads
         self.stream.options = options
 
     def write(self, picture: Picture) -> None:

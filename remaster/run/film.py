@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from model.colorizer import Colorizer
+from model.colorizer import Colorizer, resolve_device
 from remaster.color.predictor import ColorPredictor, Guide
 from remaster.color.propagation import STEADY
 from remaster.color.stage import ColorStage
@@ -254,13 +254,15 @@ def colorize_film(
     # or a reference costs seconds, not a night.
     job = check_job(options.source, options.refs, options.ref, options.cuts, options.fps)
     check_spread(options, ranks)
-    sink = open_sink(options.output, codec, job.source, options.crf, options.preset, options.audio)
+    device = colorizer.device if colorizer else resolve_device(ranks.device(options.device))
+    sink = open_sink(
+        options.output, codec, job.source, options.crf, options.preset, options.audio,
+        shares_cores=device.type == "cpu",
+    )  # fmt: skip
     if options.side_by_side is not None:
         sink = SideBySideSink(sink, options.side_by_side)
     weights = resolve_weights(options.weights)
-    colorizer = colorizer or Colorizer.from_checkpoint(
-        weights, ranks.device(options.device), options.working_size
-    )
+    colorizer = colorizer or Colorizer.from_checkpoint(weights, device, options.working_size)
     predictor = ColorPredictor(colorizer, options.method, options.adapt, flow=options.flow)
     guides = reference_guides(predictor, job.plan)
     steady = STEADY if options.stabilise else 0.0
