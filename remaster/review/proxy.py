@@ -75,7 +75,10 @@ def write_proxy(
 
     pictures = chroma_planes(predictions(), coefficients, source.full_range, info.bits)
     with atomic_output(path) as temporary:
-        writer = SegmentWriter(temporary, proxy_info, "h264", PROXY_CRF, PROXY_PRESET, bits=8)
+        writer = SegmentWriter(
+            temporary, proxy_info, "h264", PROXY_CRF, PROXY_PRESET, bits=8,
+            shares_cores=stage.predictor.colorizer.device.type == "cpu",
+        )  # fmt: skip
         try:
             for done, picture in enumerate(pictures, 1):
                 writer.write(side_by_side(small(picture, width, height), 8))
