@@ -16,7 +16,8 @@ end (decode, colour, encode with the fastest encoder the machine has, mux). Wher
 allows, `auto` and `embed` end to end on a clip four times longer, and the rate of its frames
 beyond the short clip's: a feature's, which pays a run's fixed costs once. The encoder alone is
 timed with its threads as the writer sets them and, for x264, as PyAV left them (sliced) before
-(remaster/media/codecs.py). `--quick` runs small sizes
+(remaster/media/codecs.py), and `auto`'s colour stage with the convolutions in either memory
+layout (channels-last is taken on a CPU only, so far). `--quick` runs small sizes
 and few frames, to check the script on a CPU. Prints a Markdown table. Each optical flow alone
 (and ours as Triton kernels, as a CUDA graph, or compiled): benchmarks/flow_speed.py; the
 kernels one by one: benchmarks/flow_kernels.py.
@@ -145,6 +146,27 @@ def where_colour_goes(
     }
     shares = ", ".join(f"{name} {1000 * s / count:.1f}" for name, s in parts.items())
     return f"{1000 * total / count:.1f} ms a frame: {shares}"
+
+
+def layouts_fps(clip: Path, refs: Path, colorizer: Colorizer, flow: str) -> str:
+    """Frames/s of `auto`'s colour stage with the network's and the matcher's convolutions in
+    each memory layout, alternating (model/colorizer.py `on_device` picks channels-last on a
+    CPU only); the colorizer is left as it came."""
+    predictor = ColorPredictor(colorizer, "auto", flow=flow)
+    modules = (colorizer.network, predictor.matcher)
+    came_as = torch.channels_last if colorizer.device.type == "cpu" else torch.contiguous_format
+    rates: dict[str, list[float]] = {"contiguous": [], "channels-last": []}
+    for _ in range(2):
+        for name, layout in (
+            ("contiguous", torch.contiguous_format),
+            ("channels-last", torch.channels_last),
+        ):
+            for module in modules:
+                module.to(memory_format=layout)
+            rates[name].append(colour_stage_fps(clip, refs, predictor, batch=4))
+    for module in modules:
+        module.to(memory_format=came_as)
+    return ", ".join(f"{name} {' / '.join(f'{r:.1f}' for r in rs)}" for name, rs in rates.items())
 
 
 def end_to_end_seconds(
@@ -286,6 +308,8 @@ def main(argv: list[str] | None = None) -> None:
         for parted in args.parts.split(","):
             parts = guarded(where_colour_goes, clip, refs, colorizer, 4, frames, parted)
             print(f"`auto`'s colour stage, {parts}")
+        layouts = guarded(layouts_fps, clip, refs, colorizer, flow)
+        print(f"`auto`'s colour stage by the convolutions' memory layout, frames/s: {layouts}")
         sys.stdout.flush()
         # A short clip weighs the fixed costs of a run (checking, the guides, the first batch,
         # the encoder's start and its drain at the end, muxing) heavily. A feature pays them
