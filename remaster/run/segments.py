@@ -96,25 +96,34 @@ class Share:
         return decoded
 
     def write(self, pictures: Iterable, progress: tqdm) -> int:
-        """Each picture into its segment's file; a segment is journaled when complete, and a
-        half-written one is removed on any failure. Returns the pictures written."""
+        """Each picture into its segment's file; a segment is journaled as soon as its last
+        frame is written (not when the next segment's first arrives, which a damaged frame
+        further on may stop: batches are handed on whole), and a half-written one is removed
+        on any failure. Returns the pictures written."""
         per_segment, journal = self.segment_frames, self.journal
         writer, number, path, written = None, None, None, 0
+
+        def finish() -> None:
+            writer.close()
+            journal.record(number, path, writer.frames, writer.offset, writer.time_base)
+
         try:
             for picture in pictures:
                 if picture.index // per_segment != number:
-                    if writer is not None:
-                        writer.close()
-                        journal.record(number, path, writer.frames, writer.offset, writer.time_base)
+                    if writer is not None:  # the segment's last frame was never decoded
+                        finish()
+                        writer = None
                     number = picture.index // per_segment
                     path = journal.segment_path(number, self.sink.suffix)
                     writer = self.sink.writer(path)
                 writer.write(picture)
                 written += 1
                 progress.update()
+                if (picture.index + 1) % per_segment == 0:
+                    finish()
+                    writer = None
             if writer is not None:
-                writer.close()
-                journal.record(number, path, writer.frames, writer.offset, writer.time_base)
+                finish()
                 writer = None
         finally:
             if writer is not None:
