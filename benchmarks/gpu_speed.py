@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.flow_speed import panning_frames, synchronise  # noqa: E402
-from model.colorizer import Colorizer  # noqa: E402
+from model.colorizer import Colorizer, on_device  # noqa: E402
 from remaster.color.batches import assign_entries, batch_by_entry  # noqa: E402
 from remaster.color.predictor import ColorPredictor  # noqa: E402
 from remaster.color.propagation import STEADY  # noqa: E402
@@ -154,7 +154,6 @@ def layouts_fps(clip: Path, refs: Path, colorizer: Colorizer, flow: str) -> str:
     CPU only); the colorizer is left as it came."""
     predictor = ColorPredictor(colorizer, "auto", flow=flow)
     modules = (colorizer.network, predictor.matcher)
-    came_as = torch.channels_last if colorizer.device.type == "cpu" else torch.contiguous_format
     rates: dict[str, list[float]] = {"contiguous": [], "channels-last": []}
     for _ in range(2):
         for name, layout in (
@@ -164,8 +163,8 @@ def layouts_fps(clip: Path, refs: Path, colorizer: Colorizer, flow: str) -> str:
             for module in modules:
                 module.to(memory_format=layout)
             rates[name].append(colour_stage_fps(clip, refs, predictor, batch=4))
-    for module in modules:
-        module.to(memory_format=came_as)
+    for module in modules:  # back to the layout the pipeline gives the device
+        on_device(module.to(memory_format=torch.contiguous_format), colorizer.device)
     return ", ".join(f"{name} {' / '.join(f'{r:.1f}' for r in rs)}" for name, rs in rates.items())
 
 

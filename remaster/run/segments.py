@@ -104,15 +104,17 @@ class Share:
         writer, number, path, written = None, None, None, 0
 
         def finish() -> None:
-            writer.close()
-            journal.record(number, path, writer.frames, writer.offset, writer.time_base)
+            """Close the segment open now, if any, and journal it."""
+            nonlocal writer
+            if writer is not None:
+                writer.close()
+                journal.record(number, path, writer.frames, writer.offset, writer.time_base)
+                writer = None
 
         try:
             for picture in pictures:
                 if picture.index // per_segment != number:
-                    if writer is not None:  # the segment's last frame was never decoded
-                        finish()
-                        writer = None
+                    finish()  # open still only if the segment's last frame never came
                     number = picture.index // per_segment
                     path = journal.segment_path(number, self.sink.suffix)
                     writer = self.sink.writer(path)
@@ -121,10 +123,7 @@ class Share:
                 progress.update()
                 if (picture.index + 1) % per_segment == 0:
                     finish()
-                    writer = None
-            if writer is not None:
-                finish()
-                writer = None
+            finish()
         finally:
             if writer is not None:
                 writer.abort()
