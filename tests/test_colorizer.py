@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+import model.colorizer
 from model.color import rgb_to_lab
 from model.colorizer import Colorizer, image_to_tensor
 from remaster.color.predictor import ColorPredictor
@@ -99,3 +100,11 @@ def test_weights_choose_how_much_each_reference_counts():
     alone, mostly = color(first), color(first, second, weights=(0.99, 0.01))
     even = color(first, second)
     assert (mostly - alone).abs().mean() < 0.1 * (even - alone).abs().mean()
+
+
+@pytest.mark.parametrize("amx", [False, True])
+def test_a_cpu_runs_the_network_in_bf16_only_where_it_has_amx(monkeypatch, amx):
+    """Without AMX oneDNN's bf16 convolutions are no faster or far slower (half_precision)."""
+    monkeypatch.setattr(model.colorizer, "cpu_has_amx", lambda: amx)
+    colorizer = Colorizer(make_network(TINY), device="cpu")
+    assert colorizer.precision == (torch.bfloat16 if amx else None)
