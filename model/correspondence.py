@@ -45,9 +45,12 @@ positions: memory stays at `chunk` x reference positions whatever the frame size
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -250,9 +253,34 @@ def cell_color_models(lightness: Tensor, ab: Tensor, grid: tuple[int, int]) -> T
 
 
 def box_filter(image: Tensor, radius: int) -> Tensor:
-    """Mean over a (2r+1)^2 box around each pixel, the box clipped at the borders: a column
-    mean, then a row mean (the same, since a clipped box is a product of clipped ranges),
-    which costs 2(2r+1) additions a pixel instead of (2r+1)^2."""
+    """(B, C, H, W) -> the mean over a (2r+1)^2 box around each pixel, the box clipped at the
+    borders. On a CPU, where no gradient is asked for, OpenCV's box sums divided by each box's
+    size: the guided filter of a batch of four 455x256 frames took 74 ms with the pooling on the
+    network's channels-last output, 50 with it contiguous and 16 with OpenCV's (the same to
+    8e-6 ab)."""
+    if image.device.type != "cpu" or image.requires_grad:
+        return pooled_box_filter(image, radius)
+    size = 2 * radius + 1
+    planes = image.float().reshape(-1, *image.shape[-2:]).numpy()
+    sums = [
+        cv2.boxFilter(plane, -1, (size, size), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        for plane in planes
+    ]
+    return torch.from_numpy(np.stack(sums) / box_sizes(*image.shape[-2:], radius)).view(image.shape)
+
+
+@functools.lru_cache(maxsize=8)
+def box_sizes(height: int, width: int, radius: int) -> np.ndarray:
+    """How many pixels each pixel's box holds once clipped at the borders (made once a size)."""
+    size = 2 * radius + 1
+    ones = np.ones((height, width), np.float32)
+    return cv2.boxFilter(ones, -1, (size, size), normalize=False, borderType=cv2.BORDER_CONSTANT)
+
+
+def pooled_box_filter(image: Tensor, radius: int) -> Tensor:
+    """box_filter on any device, with gradients: a column mean, then a row mean (the same,
+    since a clipped box is a product of clipped ranges), which costs 2(2r+1) additions a pixel
+    instead of (2r+1)^2."""
     size = 2 * radius + 1
     columns = F.avg_pool2d(image, (size, 1), stride=1, padding=(radius, 0), count_include_pad=False)
     return F.avg_pool2d(columns, (1, size), stride=1, padding=(0, radius), count_include_pad=False)

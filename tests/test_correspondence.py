@@ -10,7 +10,13 @@ from skimage import data
 from skimage.transform import resize
 
 from model.color import rgb_to_lab
-from model.correspondence import Matcher, guided_filter, mutual_share
+from model.correspondence import (
+    Matcher,
+    box_filter,
+    guided_filter,
+    mutual_share,
+    pooled_box_filter,
+)
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +104,19 @@ def test_guided_filter_keeps_an_edge_that_a_blur_would_smear():
     assert filtered[..., :, 15].mean() < 5 and filtered[..., :, 16].mean() > 35
     assert filtered[..., :, :12].std() < noisy[..., :, :12].std() / 2
     assert np.isfinite(filtered.numpy()).all()
+
+
+def test_box_filter_on_a_cpu_is_the_pooled_one():
+    """OpenCV's box sums on a CPU give the pooling's clipped-box means: for a batch of colour
+    planes, laid out as the network's output is (channels-last), boxes wider than the picture
+    included; with a gradient asked for, the pooling runs and the gradient flows."""
+    planes = torch.randn(3, 2, 37, 50).to(memory_format=torch.channels_last) * 40
+    for radius in (1, 4, 30):
+        expected = pooled_box_filter(planes, radius)
+        assert torch.allclose(box_filter(planes, radius), expected, atol=1e-4)
+    wanted = planes.clone().requires_grad_()
+    box_filter(wanted, 4).sum().backward()
+    assert wanted.grad is not None and wanted.grad.abs().sum() > 0
 
 
 def test_transfer_puts_color_finer_than_a_cell(matcher):
