@@ -40,9 +40,9 @@ def half_precision(device: torch.device) -> torch.dtype | None:
     working size (455x256, batches of 4, ms a frame): the network's decoding 134.8 -> 51.1,
     VGG's features 54.1 -> 14.6. The same CPU with oneDNN held to AVX-512's bf16 instructions
     (`ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16`, as on a CPU that has them but no AMX): decoding
-    149 -> 147, VGG 59 -> 88; held to AVX2: 2.5 and 10 times slower. So every other CPU stays
-    in float32. The colour moves by bf16's rounding (docs/speed.md has the quality benchmark),
-    as it does on a GPU.
+    149 -> 147, VGG 59 -> 88; held to AVX-512 without them or to AVX2, 2.5 to 10.6 times
+    slower. So every other CPU stays in float32. The colour moves by bf16's rounding, as it
+    does on a GPU (docs/speed.md has the quality benchmark).
     """
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -53,8 +53,10 @@ def half_precision(device: torch.device) -> torch.dtype | None:
 
 @functools.cache
 def cpu_has_amx() -> bool:
-    """Whether this CPU has AMX tiles and the operating system lets this process use them."""
-    return torch.cpu._is_amx_tile_supported() and torch.cpu._init_amx()
+    """Whether this CPU has AMX tiles and the operating system lets this process use them
+    (torch's own checks, private ones: it has no public one; without them, float32)."""
+    supported = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(supported and supported() and torch.cpu._init_amx())
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):
