@@ -1,5 +1,6 @@
 """The film pipeline on real encoded clips: timing, sound, luminance, embeddings, resume."""
 
+import dataclasses
 import re
 import subprocess
 from fractions import Fraction
@@ -7,12 +8,13 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+import torch
 
 from model.colorizer import Colorizer
 from remaster.errors import OutputError
 from remaster.media.images import write_image
 from remaster.media.video import SegmentWriter, decode, probe
-from remaster.run.film import FilmOptions, colorize_film
+from remaster.run.film import FilmOptions, batch_for, colorize_film
 from remaster.run.journal import work_folder
 from tests.helpers import decoded_planes as planes
 from tests.helpers import film_command, kill_after_segment
@@ -239,3 +241,23 @@ def test_an_unplaced_keyframe_is_found_and_adaptation_is_reported(tmp_path, tiny
     assert f"{refs}, line 2: key.png matches frame 4" in result.stderr
     assert "adapted to reference set 1: 2 steps in" in result.stderr
     assert "8 propagate" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("device", "width", "height", "frames"),
+    [
+        ("cpu", 640, 360, 4),  # measured to pay on a CPU
+        ("cpu", 854, 480, 2),
+        ("cpu", 1920, 1080, 1),
+        ("cuda", 1920, 1080, 4),  # measured to pay on the GPU machine
+        ("cuda", 3840, 2160, 1),
+        ("cuda", 7680, 4320, 1),  # never none
+        ("cpu", 160, 120, 4),  # never more than 4
+    ],
+)
+def test_a_batch_holds_fewer_frames_of_a_larger_picture(device, width, height, frames, film):
+    info = dataclasses.replace(probe(film / "reel.mp4"), width=width, height=height)
+    options = FilmOptions(source=film / "reel.mp4", output=film / "out.mp4")
+    assert batch_for(options, info, torch.device(device)) == frames
+    options.batch_size = 3  # asked for
+    assert batch_for(options, info, torch.device(device)) == 3

@@ -138,7 +138,7 @@ def image(
     "--batch-size",
     type=click.IntRange(min=1),
     default=None,
-    help="Frames per batch through the network (default: 4, as measured on a CPU and a GPU).",
+    help="Frames per batch through the network (default: 4, fewer for larger pictures; see docs).",
 )
 @working_size_option
 @click.option(

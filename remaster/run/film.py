@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import torch
+
 from model.colorizer import Colorizer, resolve_device
 from remaster.color.predictor import ColorPredictor, Guide
 from remaster.color.propagation import STEADY
@@ -35,7 +37,7 @@ from remaster.media.damage import DecodePolicy, DecodeReport
 from remaster.media.forms import SequenceSink, VideoSink, input_identity, open_sink, output_codec
 from remaster.media.images import read_reference
 from remaster.media.side_by_side import SideBySideSink
-from remaster.media.video import codec_for
+from remaster.media.video import VideoInfo, codec_for
 from remaster.refs.refs_file import RefsPlan
 from remaster.run.check import JobCheck, check_job
 from remaster.run.journal import Journal, file_digest
@@ -101,13 +103,26 @@ class FilmSummary:
         )
 
 
-def batch_for(options: FilmOptions) -> int:
-    """The batch size asked for, or the measured best: 4, on a GPU and on a CPU alike. On 2 CPU
-    cores `make demo`'s command took 111.7 / 112.5 s in batches of 1 and 103.8 / 101.9 s in
-    batches of 4 (alternating), once the convolutions ran channels-last there (model/colorizer.py
-    `on_device`); before that the shipped weights ran 2.9 frames/s at batch 1 and 1.8 at batch 4
-    at 455x256, and the CPU's default was 1."""
-    return options.batch_size or 4
+# A batch is 4 frames, or fewer where 4 would hold more pixels than 4 frames of the largest
+# size batches of 4 were measured at: to pay, on a CPU (640x360); at all, on the GPU machine
+# (1920x1080). A batch's memory grows with its pixels, so a 4K or 8K scan goes a frame at a time.
+BATCH_FRAMES = 4
+BATCH_PIXELS = {"cpu": BATCH_FRAMES * 640 * 360, "gpu": BATCH_FRAMES * 1920 * 1080}
+
+
+def batch_for(options: FilmOptions, info: VideoInfo, device: torch.device) -> int:
+    """The batch size asked for, or the measured best for the film's frames (`info`) on
+    `device`. On 2 CPU cores `make demo`'s command (the reel, 640x360) took 111.7 / 112.5 s in
+    batches of 1 and 103.8 / 101.9 s in batches of 4 (alternating), once the convolutions ran
+    channels-last there (model/colorizer.py `on_device`). Larger frames gained less and held
+    more (the reel's first 48 frames scaled up, the whole command, means of 2-3 runs;
+    docs/speed.md): 854x480 in batches of 1 / 2 / 4 1.60 / 1.70 / 1.72 frames/s, peak 1294 /
+    1471 / 1926 MiB; 1280x720 in batches of 1 and 4 0.90 and 0.87 frames/s, 1835 and 2748 MiB;
+    1920x1080 0.83 and 0.81 frames/s, 2186 and 3334 MiB."""
+    if options.batch_size:
+        return options.batch_size
+    budget = BATCH_PIXELS["cpu" if device.type == "cpu" else "gpu"]
+    return max(1, min(BATCH_FRAMES, budget // (info.width * info.height)))
 
 
 def default_output(source: Path) -> Path:
@@ -312,7 +327,7 @@ def colorize_share(
         sink,
         rank_frames(job.frames, options.segment_frames, ranks),
         options.segment_frames,
-        batch_for(options),
+        batch_for(options, job.source.info, stage.predictor.colorizer.device),
         policy,
         options.progress,
     )
