@@ -118,13 +118,14 @@ def peak_memory_mib(film: Path, ref: Path, working_size: int, work: Path) -> tup
     """Peak resident memory (MiB) of the whole `remaster` command in a fresh process, and its
     frames/s."""
     code = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "from pathlib import Path\n"
         "from remaster.run.film import FilmOptions, colorize_film\n"
+        "from remaster.run.malloc import keep_freed_memory, peak_resident_bytes\n"
+        "keep_freed_memory()\n"  # as the command line does
         "s = colorize_film(FilmOptions(source=Path(sys.argv[1]), output=Path(sys.argv[3]), "
         "ref=Path(sys.argv[2]), quiet=True, working_size=int(sys.argv[4])))\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-        "print(json.dumps([peak, s.frames / s.seconds]))\n"
+        "print(json.dumps([peak_resident_bytes() / 2**20, s.frames / s.seconds]))\n"
     )
     output = work / f"memory{film.suffix}"
     result = subprocess.run(
