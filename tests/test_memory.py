@@ -15,3 +15,4 @@ def test_a_child_started_by_a_large_parent_reads_its_own_peak():
     assert child.returncode == 0, child.stderr
     # Python and one small module: tens of MiB. getrusage's ru_maxrss gives the parent's peak.
     assert 0 < int(child.stdout) < 256 << 20, int(child.stdout) / 2**20
+    del held  # held, resident, until the child had run
