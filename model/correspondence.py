@@ -57,6 +57,7 @@ from torch import Tensor, nn
 
 from model.color import lightness_to_gray, rgb_to_lab
 from model.colorizer import autocast, half_precision
+from model.planes import each_plane
 from model.pretrained import load_vgg_backbone, vgg_features
 
 LAYOUT = "vgg16_relu5_3"
@@ -261,12 +262,14 @@ def box_filter(image: Tensor, radius: int) -> Tensor:
     if image.device.type != "cpu" or image.requires_grad:
         return pooled_box_filter(image, radius)
     size = 2 * radius + 1
-    planes = image.float().reshape(-1, *image.shape[-2:]).numpy()
-    sums = [
-        cv2.boxFilter(plane, -1, (size, size), normalize=False, borderType=cv2.BORDER_CONSTANT)
-        for plane in planes
-    ]
-    return torch.from_numpy(np.stack(sums) / box_sizes(*image.shape[-2:], radius)).view(image.shape)
+    sums = each_plane(
+        image,
+        torch.float32,
+        lambda plane: cv2.boxFilter(
+            plane, -1, (size, size), normalize=False, borderType=cv2.BORDER_CONSTANT
+        ),
+    )
+    return sums / torch.from_numpy(box_sizes(*image.shape[-2:], radius))
 
 
 @functools.lru_cache(maxsize=8)

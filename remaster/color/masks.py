@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from model.planes import each_plane
+
 
 def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     """(H, W) float, or a batch (N, H, W), blurred as cv2.GaussianBlur(image, (0, 0), sigma)
@@ -23,9 +25,7 @@ def gaussian_blur(image: Tensor, sigma: float) -> Tensor:
     OpenCV's own does it, 5x faster than the convolution (0.37 against 1.96 ms at 640x360)."""
     if image.device.type != "cpu":
         return convolved_blur(image, sigma)
-    planes = image.float().reshape(-1, *image.shape[-2:]).numpy()
-    blurred = [cv2.GaussianBlur(plane, (0, 0), sigma) for plane in planes]
-    return torch.from_numpy(np.stack(blurred)).view(image.shape)
+    return each_plane(image, torch.float32, lambda plane: cv2.GaussianBlur(plane, (0, 0), sigma))
 
 
 @functools.lru_cache(maxsize=8)
@@ -57,9 +57,8 @@ def eroded(mask: Tensor) -> Tensor:
     against 1.0 ms a 256x256 mask)."""
     if mask.device.type != "cpu":
         return pooled_erosion(mask)
-    planes = mask.reshape(-1, *mask.shape[-2:]).to(torch.uint8).numpy()
-    done = [cv2.erode(plane, np.ones((3, 3), np.uint8)) for plane in planes]
-    return torch.from_numpy(np.stack(done)).float().view(mask.shape)
+    square = np.ones((3, 3), np.uint8)
+    return each_plane(mask, torch.uint8, lambda plane: cv2.erode(plane, square)).float()
 
 
 def pooled_erosion(mask: Tensor) -> Tensor:
