@@ -70,6 +70,12 @@ MUTUAL_RADIUS = 1.5
 # photos and keyframe clip (exemplar path, CIEDE2000): 1 gave 2.18 / 1.36, 4 gave 2.23 / 1.36,
 # 16 gave 2.30 / 1.39, 64 gave 2.38 / 1.43.
 MODEL_EPS = 4.0
+# The softmax's weights, relative to the best cell's 1, are held at or above e^-80 (1.8e-35: no
+# float32 sum with the best cell's weight can tell it from 0). Below about e^-87 they are
+# denormal floats, which an x86 CPU computes tens of times slower: at the temperature of 0.01
+# a batch of four of the example reel's frames (455x256) had 28% of its weights denormal,
+# and their exp and their product with the table took 33.5 and 73.1 ms; held, 12.7 and 2.1.
+LEAST_EXPONENT = -80.0
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -80,7 +86,9 @@ class Match:
 
     colors: Tensor  # what the reference holds, warped onto the frame: (B, K, h, w) or full size
     confidence: Tensor  # (B, 1, h, w): each cell's best cosine similarity, in [-1, 1]
-    agreement: Tensor  # (B,): the share of cells whose match is mutual (see the module's text)
+    # (B,): the share of cells whose match is mutual (see the module's text); None where the
+    # caller did not ask (Matcher.transfer)
+    agreement: Tensor | None
 
 
 @dataclass
@@ -183,22 +191,31 @@ class Matcher(nn.Module):
         return self.warp(lightness, reference, reference.ab)
 
     @torch.inference_mode()
-    def transfer(self, lightness: Tensor, reference: ReferenceFeatures) -> Match:
+    def transfer(
+        self, lightness: Tensor, reference: ReferenceFeatures, agreement: bool = True
+    ) -> Match:
         """(B, 1, H, W) L -> ab at (B, 2, H, W): the cells' colour models warped onto the
-        target's grid, upsampled, and evaluated at the target's own L."""
-        match = self.warp(lightness, reference, reference.color_models)
+        target's grid, upsampled, and evaluated at the target's own L. `agreement` False: a
+        caller that knows the reference shows the frames' scene leaves it out (None)."""
+        match = self.warp(lightness, reference, reference.color_models, agreement)
         size = lightness.shape[-2:]
         models = F.interpolate(match.colors, size=size, mode="bilinear", align_corners=False)
         return replace(match, colors=models[:, :2] * lightness + models[:, 2:])
 
-    def warp(self, lightness: Tensor, reference: ReferenceFeatures, table: Tensor) -> Match:
+    def warp(
+        self, lightness: Tensor, reference: ReferenceFeatures, table: Tensor, agreement: bool = True
+    ) -> Match:
         """`table` (M, K), a row per reference cell, averaged for every target cell by its
-        similarities -> colours (B, K, H/8, W/8), with the confidence and agreement."""
+        similarities -> colours (B, K, H/8, W/8), with the confidence and (`agreement`) the
+        agreement."""
         features = self.features(lightness)
         batch, _, height, width = features.shape
         queries = features.flatten(2).transpose(1, 2)  # (B, N, C)
         if reference.basis is not None:
             queries = F.normalize(queries @ reference.basis, dim=-1)
+        # The softmax's normaliser comes out of the same product as its average, from a column
+        # of ones beside the table.
+        table = torch.cat([table, table.new_ones(len(table), 1)], dim=1)
         warped, confidence, best_references = [], [], []
         # Each reference cell's best target cell, gathered over the chunks.
         column_best = queries.new_full((batch, reference.features.shape[1]), -torch.inf)
@@ -208,16 +225,25 @@ class Matcher(nn.Module):
             best, best_reference = similarity.max(dim=-1)
             confidence.append(best)
             best_references.append(best_reference)
-            chunk_best, chunk_target = similarity.max(dim=1)
-            better = chunk_best > column_best
-            column_best = torch.where(better, chunk_best, column_best)
-            best_targets = torch.where(better, chunk_target + start, best_targets)
-            weights = torch.softmax(similarity / self.temperature, dim=-1)
-            warped.append(weights @ table)
+            if agreement:
+                chunk_best, chunk_target = similarity.max(dim=1)
+                better = chunk_best > column_best
+                column_best = torch.where(better, chunk_best, column_best)
+                best_targets = torch.where(better, chunk_target + start, best_targets)
+            # softmax(similarity / temperature) @ table, its passes folded into one exp in place
+            # (the row's maximum is at hand already), no exponent below LEAST_EXPONENT.
+            logits = similarity.sub_(best[..., None]).div_(self.temperature)
+            weights = logits.clamp_(min=LEAST_EXPONENT).exp_()
+            sums = weights @ table  # (B, n, K + 1): the weighted sums and their weights' sum
+            warped.append(sums[..., :-1] / sums[..., -1:])
         return Match(
             colors=torch.cat(warped, dim=1).transpose(1, 2).reshape(batch, -1, height, width),
             confidence=torch.cat(confidence, dim=1).reshape(batch, 1, height, width),
-            agreement=mutual_share(torch.cat(best_references, dim=1), best_targets, width),
+            agreement=(
+                mutual_share(torch.cat(best_references, dim=1), best_targets, width)
+                if agreement
+                else None
+            ),
         )
 
 

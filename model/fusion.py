@@ -71,7 +71,7 @@ def match_weight(match: Match, size: tuple[int, int], same_shot: bool) -> Tensor
     CONFIDENCE_LOW and _HIGH, moving to SAME_SHOT_LOW and _HIGH for a frame of the shot, or as
     far as the frame's agreement shows the reference's scene (SAME_SCENE_AGREEMENT)."""
     if same_shot:
-        same_scene = torch.ones_like(match.agreement)
+        same_scene = match.confidence.new_ones(len(match.confidence))
     else:
         lowest, highest = SAME_SCENE_AGREEMENT
         same_scene = ((match.agreement - lowest) / (highest - lowest)).clamp(0, 1)

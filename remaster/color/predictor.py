@@ -216,7 +216,10 @@ class ColorPredictor:
         frame's own L) go over the network's by a ramp of the match's confidence (`same_shot`:
         a reference known to be a frame of this shot), then are smoothed along the picture's
         own edges."""
-        fusion = Fusion.of(self.matcher.transfer(working, guide.matching), working, same_shot)
+        # A frame of the reference's own shot needs no agreement (match_weight), so no
+        # reference cell's best target cell is sought for it.
+        match = self.matcher.transfer(working, guide.matching, agreement=not same_shot)
+        fusion = Fusion.of(match, working, same_shot)
         embedded = guide.colorizer.decode_working(working, guide.style)
         return fusion.blend(embedded), fusion.matched_share()
 
