@@ -114,14 +114,35 @@ def test_pairs_in_one_call_equal_pairs_one_at_a_time(reel_frames):
         assert torch.allclose(together[k], alone[0], atol=1e-3)
 
 
+class Recorded:
+    """An OpenCV DIS object that notes OpenCV's thread count at each call."""
+
+    def __init__(self, dis, threads: list[int]) -> None:
+        self.dis, self.threads = dis, threads
+
+    def calc(self, *args):
+        self.threads.append(cv2.getNumThreads())
+        return self.dis.calc(*args)
+
+
 def test_opencvs_flows_side_by_side_are_its_flows_one_at_a_time(reel_frames, monkeypatch):
     """OpenCV's flows of a batch run on as many threads as there are cores, each thread with
-    its own DIS object; they come back in the pairs' order, each the flow it is alone."""
+    its own DIS object and OpenCV's own threads held to one; they come back in the pairs'
+    order, each the flow it is alone, and OpenCV's thread count is given back."""
     monkeypatch.setattr(flow, "CORES", 3)  # five pairs on three threads: runs of 2, 2 and 1
     pairs = [(0, 1), (5, 9), (10, 11), (20, 28), (30, 31)]
     sources = [reel_frames[a][:144, :256] for a, _ in pairs]
     targets = [reel_frames[b][:144, :256] for _, b in pairs]
-    together = FlowEstimator(finest_scale=0).displacements(sources, targets)
+    estimator, threads_inside = FlowEstimator(finest_scale=0), []
+    estimator.instances = [Recorded(dis, threads_inside) for dis in estimator.opencv_dis(3)]
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        together = estimator.displacements(sources, targets)
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(threads)
+    assert threads_inside == [1] * len(pairs)
     for k, (source, target) in enumerate(zip(sources, targets, strict=True)):
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         dis.setFinestScale(0)
