@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from model.color import lightness_to_gray, rgb_to_lab
 from model.config import ModelConfig
 from model.efficientnet import load_pretrained
-from model.layers import ModulatedConv2d, ResidualBlock, leaky_relu
+from model.layers import ConvStack, ModulatedConv2d, ResidualBlock, leaky_relu
 from model.pretrained import load_vgg_backbone, vgg_features
 
 
@@ -99,7 +99,7 @@ class ColorEncoder(nn.Module):
 
 def input_block(channels: int) -> nn.Sequential:
     """Two 3x3 convs from L to `channels` full-resolution features."""
-    return nn.Sequential(
+    return ConvStack(
         nn.Conv2d(1, channels, 3, padding=1),
         leaky_relu(),
         nn.Conv2d(channels, channels, 3, padding=1),
@@ -111,13 +111,13 @@ def down_block(c_in: int, c_out: int, keeps_width: bool) -> nn.Sequential:
     """A 4x4 stride-2 conv and a residual block. With `keeps_width` (the authors' layout) the
     4x4 conv stays at c_in and a 1x1 conv sets the width, which costs far fewer MACs."""
     if keeps_width:
-        return nn.Sequential(
+        return ConvStack(
             nn.Conv2d(c_in, c_in, 4, stride=2, padding=1),
             leaky_relu(),
             nn.Conv2d(c_in, c_out, 1),
             ResidualBlock(c_out),
         )
-    return nn.Sequential(
+    return ConvStack(
         nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), leaky_relu(), ResidualBlock(c_out)
     )
 
@@ -213,14 +213,14 @@ class UpBlock(nn.Module):
         self.shortcut_reads_input = config.up_merge_1x1
         merged = in_channels + len(range(0, skip_channels, self.skip_stride))
         if config.up_merge_1x1:
-            self.merge = nn.Sequential(
+            self.merge = ConvStack(
                 nn.Conv2d(merged, out_channels, 1),
                 leaky_relu(),
                 nn.Conv2d(out_channels, out_channels, 3, padding=1),
                 leaky_relu(),
             )
         else:
-            self.merge = nn.Sequential(nn.Conv2d(merged, out_channels, 3, padding=1), leaky_relu())
+            self.merge = ConvStack(nn.Conv2d(merged, out_channels, 3, padding=1), leaky_relu())
         self.modulated = ModulatedConv2d(
             out_channels, out_channels, kernel, config.z_dim, config.demodulation_eps
         )
@@ -252,7 +252,7 @@ class Decoder(nn.Module):
             blocks.append(UpBlock(in_channels, skip_channels, width, kernel, config))
             in_channels = width
         self.blocks = nn.ModuleList(blocks)
-        self.head = nn.Sequential(
+        self.head = ConvStack(
             nn.Conv2d(in_channels, config.head_channels, 3, padding=1),
             leaky_relu(),
             nn.Conv2d(config.head_channels, 2, 3, padding=1),

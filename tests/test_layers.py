@@ -1,6 +1,9 @@
+import pytest
 import torch
+from torch import nn
 
-from model.layers import ModulatedConv2d
+import model.layers
+from model.layers import ConvStack, ModulatedConv2d, leaky_relu
 
 
 def make_layer(kernel: int = 3, seed: int = 0) -> ModulatedConv2d:
@@ -48,3 +51,57 @@ def test_needs_z_or_weight():
         assert "z or a folded weight" in str(error)
     else:
         raise AssertionError("expected a ValueError")
+
+
+def conv_stack(seed: int = 0) -> ConvStack:
+    torch.manual_seed(seed)
+    stack = ConvStack(
+        nn.Conv2d(3, 16, 3, padding=1),
+        leaky_relu(),
+        nn.Conv2d(16, 16, 4, stride=2, padding=1),
+        leaky_relu(),
+        nn.Conv2d(16, 8, 1),  # no activation after it: run alone
+    ).eval()
+    return stack.to(memory_format=torch.channels_last)
+
+
+def plainly(stack: ConvStack, x: torch.Tensor) -> torch.Tensor:
+    """What nn.Sequential gives: each layer in turn."""
+    for layer in stack:
+        x = layer(x)
+    return x
+
+
+@pytest.mark.skipif(not model.layers.fused_operation_runs(), reason="no oneDNN fused convolution")
+def test_a_conv_stack_in_bf16_inference_is_the_sequential_within_rounding():
+    """In bf16 inference on a CPU the convolutions and their leaky ReLUs run fused (checked
+    by counting the fused calls); the result is the layers' one at bf16's rounding."""
+    stack = conv_stack()
+    x = torch.randn(2, 3, 24, 36).contiguous(memory_format=torch.channels_last) * 3
+    fused_calls = []
+    fused = model.layers.conv_leaky_relu
+
+    def counted(*args):
+        fused_calls.append(args[1])
+        return fused(*args)
+
+    model.layers.conv_leaky_relu = counted
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            together = stack(x)
+            apart = plainly(stack, x)
+    finally:
+        model.layers.conv_leaky_relu = fused
+    assert fused_calls == [stack[0], stack[2]]
+    assert together.dtype == apart.dtype == torch.bfloat16
+    assert together.shape == apart.shape == (2, 8, 12, 18)
+    difference = (together.float() - apart.float()).abs()
+    assert difference.max() <= 0.02 * apart.float().abs().max()  # bf16 keeps 8 bits
+
+
+def test_a_conv_stack_with_gradients_or_in_float32_is_the_sequential_exactly():
+    stack = conv_stack()
+    x = torch.randn(2, 3, 24, 36).contiguous(memory_format=torch.channels_last)
+    assert torch.equal(stack(x), plainly(stack, x))  # gradients on: training's path
+    with torch.inference_mode():
+        assert torch.equal(stack(x), plainly(stack, x))  # float32
