@@ -20,13 +20,13 @@ class ConvStack(nn.Sequential):
     in bf16 inference on a CPU, runs each convolution followed by a leaky ReLU as one oneDNN
     operation: the activation is applied as the convolution writes its output, not in a pass of
     its own over bf16, which torch runs at about a third of float32's speed. The network's
-    decoding of four of the example reel's frames (455x256, 19 such pairs) took 61.6 / 64.0 ms a
-    frame with the two apart, 47.8 / 48.0 as one (this 2-core CPU with AMX; the ab within
-    bf16's rounding, 0.004 apart on average). Anywhere else (training, float32, a GPU) it is
-    the plain nn.Sequential."""
+    decoding of four of the example reel's frames (455x256, 19 such pairs) took 64.6 / 49.4 ms a
+    frame with the two apart, 44.2 / 43.3 as one, alternating (this 2-core CPU with AMX; the ab
+    within bf16's rounding, 0.004 apart on average). Anywhere else (training, float32, a GPU)
+    it is the plain nn.Sequential."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if not fuses(x):
+        if not pairs_fuse(x):
             return super().forward(x)
         layers, index = list(self), 0
         while index < len(layers):
@@ -41,9 +41,9 @@ class ConvStack(nn.Sequential):
         return x
 
 
-def fuses(x: Tensor) -> bool:
-    """Whether ConvStack fuses here: bf16 autocast on a CPU, no gradient, oneDNN's operation
-    at hand."""
+def pairs_fuse(x: Tensor) -> bool:
+    """Whether ConvStack runs its pairs fused here: bf16 autocast on a CPU, no gradient,
+    oneDNN's operation at hand."""
     return (
         x.device.type == "cpu"
         and not torch.is_grad_enabled()
