@@ -73,7 +73,7 @@ def plainly(stack: ConvStack, x: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.skipif(not model.layers.fused_operation_runs(), reason="no oneDNN fused convolution")
-def test_a_conv_stack_in_bf16_inference_is_the_sequential_within_rounding():
+def test_a_conv_stack_in_bf16_inference_is_the_sequential_within_rounding(monkeypatch):
     """In bf16 inference on a CPU the convolutions and their leaky ReLUs run fused (checked
     by counting the fused calls); the result is the layers' one at bf16's rounding."""
     stack = conv_stack()
@@ -85,13 +85,10 @@ def test_a_conv_stack_in_bf16_inference_is_the_sequential_within_rounding():
         fused_calls.append(args[1])
         return fused(*args)
 
-    model.layers.conv_leaky_relu = counted
-    try:
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            together = stack(x)
-            apart = plainly(stack, x)
-    finally:
-        model.layers.conv_leaky_relu = fused
+    monkeypatch.setattr(model.layers, "conv_leaky_relu", counted)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        together = stack(x)
+        apart = plainly(stack, x)
     assert fused_calls == [stack[0], stack[2]]
     assert together.dtype == apart.dtype == torch.bfloat16
     assert together.shape == apart.shape == (2, 8, 12, 18)
