@@ -1,7 +1,7 @@
 """How well each optical flow carries true colour, on the quality benchmark's real clips.
 
     .venv/bin/python benchmarks/flow_accuracy.py [--material data/bench] [--gaps 1,8]
-        [--every 2] [--device cuda] [--dis passes=4 ...]
+        [--every 2] [--device cuda] [--dis grad_descent_iter=50 ...]
 
 For pairs of frames of one shot, `gap` frames apart, each flow (OpenCV's DIS and ours in
 PyTorch, remaster/color/flow.py) is computed between the two frames of the grey input, from
@@ -85,8 +85,9 @@ def measure(estimator: FlowEstimator, clips: dict, gap: int, every: int, opencv:
 
 
 def dis_settings(items: list[str]) -> dict[str, Any]:
-    """['passes=4', 'alpha=10'] -> {'passes': 4, 'alpha': 10.0}: read as `python -m model.train
-    --set` reads its settings, then each value checked against its DisSettings default's type."""
+    """['patch_stride=4', 'alpha=10'] -> {'patch_stride': 4, 'alpha': 10.0}: read as `python -m
+    model.train --set` reads its settings, then each value checked against its DisSettings
+    default's type."""
     try:
         values = coerce_fields(DisSettings, load_config(None, items))
     except ValueError as error:
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a DisSettings value for our flow to try, e.g. passes=4 (repeat for more)",
+        help="a DisSettings value for our flow to try, e.g. grad_descent_iter=50 (repeat for more)",
     )
     args = parser.parse_args(argv)
     trying = dis_settings(args.dis)  # a wrong setting stops here, before the clips are read

@@ -1,11 +1,12 @@
 """Where the time of our fused flow (dis_kernels.py) goes on a GPU, kernel by kernel, and how
-the kernels' block sizes and warps change it: for choosing dis_kernels' PATCHES_A_PROGRAM,
-PIXELS_A_PROGRAM and WARPS by measurement.
+the kernels' block sizes and warps change it: for choosing dis_kernels' PIXELS_A_PROGRAM and
+WARPS by measurement (a sweep program holds a diagonal of its stripe: that block is the
+stripe's).
 
-    .venv/bin/python benchmarks/flow_kernels.py [--size 1280x720:16] [--try 8,256,4 ...]
+    .venv/bin/python benchmarks/flow_kernels.py [--size 1280x720:16] [--try 256,4 ...]
 
-Each `--try` is patches a program, pixels a program, warps; every try's first call compiles
-its kernels (not timed). Needs a GPU with Triton.
+Each `--try` is pixels a program, warps; every try's first call compiles its kernels (not
+timed). Needs a GPU with Triton.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.flow_speed import SETTINGS, panning_pairs, timed  # noqa: E402
 from remaster.color import dis  # noqa: E402
 
-TRIES = ("16,256,4", "8,256,4", "32,256,4", "16,256,2", "16,256,8", "16,1024,4", "16,128,4")
+TRIES = ("256,4", "256,2", "256,8", "1024,4", "128,4")
 
 
 def kernel_times(first: torch.Tensor, second: torch.Tensor) -> tuple[Counter, Counter]:
@@ -49,7 +50,7 @@ def kernel_times(first: torch.Tensor, second: torch.Tensor) -> tuple[Counter, Co
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="1280x720:16", metavar="WxH:PAIRS")
-    parser.add_argument("--try", dest="tries", action="append", metavar="PATCHES,PIXELS,WARPS")
+    parser.add_argument("--try", dest="tries", action="append", metavar="PIXELS,WARPS")
     args = parser.parse_args(argv)
     frame, count = args.size.split(":")
     width, height = map(int, frame.split("x"))
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     first = torch.from_numpy(np.stack([a for a, _ in pairs])).to(device)
     second = torch.from_numpy(np.stack([b for _, b in pairs])).to(device)
     kernels = dis.kernels()
-    defaults = kernels.PATCHES_A_PROGRAM, kernels.PIXELS_A_PROGRAM, kernels.WARPS
+    defaults = kernels.PIXELS_A_PROGRAM, kernels.WARPS
     wall, _ = timed(dis.dis_flow, device, first, second, SETTINGS, True)
     print(f"{args.size}, blocks {defaults}: {1000 * wall / count:.2f} ms a flow", flush=True)
     try:
@@ -78,16 +79,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"profile failed: {type(error).__name__}: {str(error).splitlines()[0]}")
     reference = dis.dis_flow(first, second, SETTINGS, fused=True)
     for setting in args.tries or TRIES:
-        patches, pixels, warps = map(int, setting.split(","))
-        kernels.PATCHES_A_PROGRAM, kernels.PIXELS_A_PROGRAM, kernels.WARPS = patches, pixels, warps
+        pixels, warps = map(int, setting.split(","))
+        kernels.PIXELS_A_PROGRAM, kernels.WARPS = pixels, warps
         try:
             wall, out = timed(dis.dis_flow, device, first, second, SETTINGS, True)
             apart = (out - reference).norm(dim=1).mean().item()
             line = f"{1000 * wall / count:.2f} ms a flow ({apart:.6f} px from the defaults)"
         except Exception as error:  # one setting the GPU refuses must not cost the others
             line = f"failed: {type(error).__name__}: {str(error).splitlines()[0]}"
-        print(f"patches {patches}, pixels {pixels}, warps {warps}: {line}", flush=True)
-    kernels.PATCHES_A_PROGRAM, kernels.PIXELS_A_PROGRAM, kernels.WARPS = defaults
+        print(f"pixels {pixels}, warps {warps}: {line}", flush=True)
+    kernels.PIXELS_A_PROGRAM, kernels.WARPS = defaults
 
 
 if __name__ == "__main__":

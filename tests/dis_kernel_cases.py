@@ -25,7 +25,8 @@ CAMERA = ROOT / "examples" / "still" / "camera.png"  # a real black-and-white ph
 # 2e-5 px apart, refinement 3e-6, the whole flow 1e-6 on average; a descent from a random start
 # 6e-6 at most in one try, but a rounding can turn a patch's stop one step earlier or later (in
 # another try 0.2% of the patches ended 0.006 px apart), so descent is held to the share of
-# patches apart. On the GPU, compiled: the whole flow 0.003 px from plain torch's at 1280x720.
+# patches apart (so are the sweeps, which descend). On the GPU, compiled, before the sweeps: the
+# whole flow 0.003 px from plain torch's at 1280x720.
 ROUNDING = 1e-4
 
 
@@ -52,33 +53,26 @@ def start_flows(grid: dis.PatchGrid) -> torch.Tensor:
     return 2 * torch.randn(1, grid.rows * grid.cols, 2, generator=generator)
 
 
-def test_descent_kernel_descends_as_the_torch_steps(kernels, pair):
+def test_sweep_kernels_sweep_as_the_torch_steps(kernels, pair):
+    """Both sweeps from a random start, stripes of one and two patch rows (the 64x48 pair has 14
+    rows of patches: 16 stripes of one, and with 8 stripes the last one short)."""
     first, second = pair
     grid = dis.PatchGrid.of(first, 8, 3)
     start = start_flows(grid)
-    ours, theirs = (
-        kernels.descend(grid, second, start, 25, 8),
-        dis.descend(grid, second, start, 25, 8),
-    )
-    apart = (ours - theirs).abs().amax(-1)
-    assert (ours - start).abs().max() > 0.5  # it did descend
-    assert (apart > ROUNDING).float().mean() < 0.01
-
-
-def test_propagation_kernel_chooses_as_the_torch_rounds(kernels, pair):
-    first, second = pair
-    grid = dis.PatchGrid.of(first, 8, 3)
-    start = start_flows(grid)
-    ours = kernels.propagate(grid, second, start, 8, rounds=3, reach=4)
-    theirs = dis.propagate(grid, second, start, 8, rounds=3, reach=4)
-    assert not torch.equal(ours, start)
-    torch.testing.assert_close(ours, theirs, atol=ROUNDING, rtol=0)
+    for stripes in (16, 8):
+        theirs = start
+        for diagonals in dis.sweep_order(grid.rows, grid.cols, stripes, first.device):
+            theirs = dis.sweep(grid, second, theirs, 12, 8, diagonals)
+        ours = kernels.sweeps(grid, second, start, 12, 8, stripes)
+        apart = (ours - theirs).abs().amax(-1)
+        assert (ours - start).abs().max() > 0.5  # it did move the flows
+        assert (apart > ROUNDING).float().mean() < 0.01, stripes
 
 
 def test_densification_and_refinement_kernels_equal_the_torch_steps(kernels, pair):
     first, second = pair
     grid = dis.PatchGrid.of(first, 8, 3)
-    sparse = dis.propagate(grid, second, start_flows(grid), 8, rounds=1)
+    sparse = dis.descend(grid, second, start_flows(grid), 12, 8)
     sparse = sparse.reshape(1, grid.rows, grid.cols, 2)
     settings = dis.DisSettings()
     dense = dis.densify(first, second, sparse, settings)

@@ -29,7 +29,7 @@ def test_kernels_equal_the_torch_steps_under_tritons_interpreter():
         cwd=ROOT, env={**os.environ, "TRITON_INTERPRET": "1"}, capture_output=True, text=True,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "4 passed" in run.stdout, run.stdout[-2000:]  # none skipped
+    assert "3 passed" in run.stdout, run.stdout[-2000:]  # none skipped
 
 
 def test_auto_flow_is_ours_fused_on_a_gpu_triton_supports_and_opencvs_elsewhere(monkeypatch):

@@ -7,11 +7,11 @@ The algorithm, level by level from the coarsest of a Gaussian-free area pyramid 
    flow starts from the dense flow of the level above at its centre and is improved by inverse
    compositional gradient descent on the patch's mean-normalised squared difference against the
    second picture (bilinear samples, the patch clamped to the border-replicated picture).
-   OpenCV sweeps the patches in order, each trying its already-updated left and upper (then
-   right and lower) neighbours' flows first; a sequential sweep does not fit a GPU, so here
-   every patch tries its four neighbours' flows at once, a few rounds, before each of the two
-   descent passes, and again after the last (OpenCV's last sweep ends on neighbours' flows
-   that have already descended; without that final choice ours carried colour less well).
+   OpenCV sweeps the patches twice, in 8 stripes of rows: from the top left, each patch first
+   trying its left and upper neighbours' flows (already descended), then back from the bottom
+   right. Here each sweep goes a diagonal at a time, every patch of a diagonal at once
+   (`sweep_order`): the same flows as OpenCV's patch by patch, in as many steps as a stripe's
+   rows and the grid's columns.
 2. Densification: each pixel's flow is the average of the flows of the patches covering it,
    each weighted by 1 / max(1, |its residual at that pixel|).
 3. Variational refinement (Brox et al.'s energy as OpenCV's VariationalRefinement states it:
@@ -19,11 +19,13 @@ The algorithm, level by level from the coarsest of a Gaussian-free area pyramid 
    the densified flow and solved for an increment by fixed-point iterations of red-black SOR.
 
 Parameters are OpenCV's medium preset with the full-resolution level (finest scale 0), as the
-pipeline has always run DIS (flow.py), except for twice the descent steps (see DisSettings).
+pipeline has always run DIS (flow.py). On the reel's real frame pairs the flow is OpenCV's to
+0.008 px on average one frame apart and 0.09 to 0.13 px eight apart, half the pixels within
+0.0009 px (tests/test_dis.py; rounding, which a sweep carries on from patch to patch).
 Everything is float32: the flow does not go to bf16.
 
-On a GPU, the inner loops (descent, propagation, densification, the refinement's SOR) run as
-Triton kernels (dis_kernels.py, `fused`): the same arithmetic, a kernel a loop instead of a few
+On a GPU, the inner loops (the sweeps, densification, the refinement's SOR) run as Triton
+kernels (dis_kernels.py, `fused`): the same arithmetic, a kernel a loop instead of a few
 hundred small torch operations.
 """
 
@@ -47,14 +49,7 @@ class DisSettings:
     finest_scale: int = 0
     patch_size: int = 8
     patch_stride: int = 3
-    # Gradient-descent steps over the passes. OpenCV's preset takes 25 (12 a pass), but its
-    # sequential sweep starts each patch from neighbours that have already descended; ours starts
-    # every patch at once, and with 12 steps a pass a walker crossing the frame's edge at 14 px a
-    # frame was not followed (the quality benchmark's street-jump clip: `auto` 0.70 CIEDE2000
-    # against OpenCV's 0.66). 50 follows it, and carries true colour as well as OpenCV's
-    # (benchmarks/flow_accuracy.py, ab error where checked, 1 / 8 frames apart: 25 steps 0.483 /
-    # 1.201, 50 steps 0.478 / 1.155, OpenCV's 0.478 / 1.170), at 1.4x the time on a CPU.
-    grad_descent_iter: int = 50
+    grad_descent_iter: int = 25  # over the two sweeps: 12 steps a patch in each
     variational_refinement_iter: int = 5  # fixed-point iterations
     sor_iterations: int = 5
     alpha: float = 20.0  # smoothness
@@ -66,38 +61,18 @@ class DisSettings:
     # 0.001 is the standalone VariationalRefinement's default, which this flow took until that
     # was found. DIS's value brought ours nearer OpenCV's (handheld pairs one frame apart, mean
     # end-point error 0.768 -> 0.756 px) and carries colour better eight frames apart
-    # (benchmarks/flow_accuracy.py as for `passes`: 0.543 / 1.528 -> 0.543 / 1.429, checked
-    # share 0.880 / 0.616 -> 0.882 / 0.633).
+    # (benchmarks/flow_accuracy.py on all the benchmark's clips, a pair every 4 frames, ab error
+    # where checked 1 / 8 frames apart: 0.543 / 1.528 -> 0.543 / 1.429, checked share 0.880 /
+    # 0.616 -> 0.882 / 0.633; the flow then tried its neighbours' flows in parallel rounds).
     epsilon: float = 0.01
-    # Descent passes, each after `propagation_rounds`. A parallel round carries a good flow one
-    # patch, where OpenCV's sweep carries it across the picture, so more passes of fewer steps
-    # were tried. 4 passes carry the truth's colour better (benchmarks/flow_accuracy.py, all the
-    # benchmark's clips, a pair every 4 frames, ab error where checked, 1 / 8 frames apart:
-    # 2 passes 0.543 / 1.528, 4 passes 0.540 / 1.369, OpenCV's 0.540 / 1.503), but pass their
-    # check on less of the frame one frame apart (0.873 against 0.880), cost 1.25x, and the full
-    # quality benchmark then had handheld-plant's keyframe `auto` row 1.39% worse than with
-    # OpenCV's flow (2 passes: +0.47%) and the `embed` rows' CDC no nearer. So 2, as OpenCV.
-    passes: int = 2
-    propagation_rounds: int = 3  # parallel tries of the neighbours' flows, before each pass
-    # ... and after the last. Measured with benchmarks/flow_accuracy.py's measure (the truth's ab
-    # carried along the flow, where it passes its check, frames 1 / 8 apart, 25 descent steps;
-    # OpenCV's 0.474 / 1.285): 0 rounds 0.486 / 1.302, 1 round 0.481 / 1.234, 2 rounds 0.480 /
-    # 1.177, 3 0.479 / 1.180.
-    final_rounds: int = 2
-    # How many patches away the first `propagation_rounds` round looks; each later one looks
-    # half as far, down to the adjacent patch (jump flooding, Rong & Tan 2006); the final
-    # rounds look next door only. 4 reaches 7 patches in 3 rounds instead of 3, at the same
-    # cost, and carries colour better (flow_accuracy.py as for `passes`: 0.538 / 1.378; one
-    # frame apart it checks 0.872 of the frame against 0.880). In the full quality benchmark
-    # its CIEDE2000 came out level with OpenCV's flow on average (reach 1: +0.05%), every row
-    # within 0.49%; but its CDC was further from the truth's on as many rows (14 of 24), further
-    # in sum (reach 1: nearer), and the `embed` rows no nearer than OpenCV's. Not better on
-    # both, so 1.
-    propagation_reach: int = 1
 
 
 MEDIUM = DisSettings()
 _EPS = 0.001  # OpenCV's floor of the structure tensor's determinant
+# OpenCV sweeps the patch rows in this many stripes, each on its own (a flow does not travel
+# from one stripe into the next), whatever its number of threads, so that its flow is the same
+# on any machine.
+STRIPES = 8
 
 
 def coarsest_scale(height: int, width: int, patch: int) -> int:
@@ -196,8 +171,11 @@ def area_weights(length: int, size: int, dtype: torch.dtype, device: torch.devic
 
 
 def sobel(picture: Tensor) -> tuple[Tensor, Tensor]:
-    """3x3 Sobel x and y derivatives with replicated borders (OpenCV's spatialGradient)."""
-    padded = F.pad(picture[:, None], (1, 1, 1, 1), mode="replicate")
+    """3x3 Sobel x and y derivatives as OpenCV's spatialGradient takes them for DIS: the border
+    reflected about its edge pixel (BORDER_REFLECT_101, its default). Replicated, as this once
+    had it, every patch on the picture's edge descended on other slopes: 0.18 to 0.40 px from
+    OpenCV's on a real pair at the coarsest level, which every finer level starts from."""
+    padded = F.pad(picture[:, None], (1, 1, 1, 1), mode="reflect")
     kernel_x, kernel_y = sobel_kernels(picture.dtype, picture.device)
     return F.conv2d(padded, kernel_x)[:, 0], F.conv2d(padded, kernel_y)[:, 0]
 
@@ -253,6 +231,14 @@ class PatchGrid:
         values = patches(first, size, stride)
         return cls(rows, cols, corners, values, gx, gy, gx.sum(-1), gy.sum(-1), inverse)
 
+    def take(self, patches: Tensor) -> PatchGrid:
+        """The grid's `patches` (indices) alone, in that order."""
+        return PatchGrid(
+            self.rows, self.cols, self.corners[patches], self.values[:, patches],
+            self.grad_x[:, patches], self.grad_y[:, patches], self.grad_x_sum[:, patches],
+            self.grad_y_sum[:, patches], self.inverse[:, patches],
+        )  # fmt: skip
+
 
 def sample_patches(second: Tensor, grid: PatchGrid, flow: Tensor, size: int) -> Tensor:
     """(B, P, n): the second picture under each patch moved by its flow (B, P, 2), bilinear;
@@ -289,50 +275,6 @@ def patch_cost(grid: PatchGrid, second: Tensor, flow: Tensor, size: int):
     return ssd, du, dv
 
 
-def neighbours(flow: Tensor, rows: int, cols: int, reach: int = 1) -> list[Tensor]:
-    """The flows of the patches `reach` patches left, right, above and below every patch (a
-    patch nearer the edge than that takes the edge's)."""
-    batch = flow.shape[0]
-    field = flow.reshape(batch, rows, cols, 2)
-    # Slices and copies of the edge, not an index tensor: gathering by index made the whole flow
-    # 13% slower on a CPU (three 640x360 pairs, 3.92 against 3.47 s a flow).
-    shifted = [shift(field, 2, reach), shift(field, 2, -reach)]
-    shifted += [shift(field, 1, reach), shift(field, 1, -reach)]
-    return [s.reshape(batch, rows * cols, 2) for s in shifted]
-
-
-def shift(field: Tensor, dim: int, by: int) -> Tensor:
-    """`field` moved `by` places along `dim` (towards higher indices when positive), the edge
-    it moves away from repeated."""
-    length = field.shape[dim]
-    by = max(-(length - 1), min(length - 1, by))
-    if by > 0:
-        edge = field.narrow(dim, 0, 1).expand_as(field.narrow(dim, 0, by))
-        return torch.cat([edge, field.narrow(dim, 0, length - by)], dim=dim)
-    edge = field.narrow(dim, length - 1, 1).expand_as(field.narrow(dim, 0, -by))
-    return torch.cat([field.narrow(dim, -by, length + by), edge], dim=dim)
-
-
-def propagate(
-    grid: PatchGrid, second: Tensor, flow: Tensor, size: int, rounds: int, reach: int = 1
-) -> Tensor:
-    """Each patch takes whichever of its own and its neighbours' flows fits it best; repeated,
-    so a good flow travels a few patches a pass. The first round looks `reach` patches away,
-    each later one half as far, down to the adjacent patch."""
-    best = patch_difference(grid, second, flow, size)[2] if rounds else None
-    for k in range(rounds):
-        # `best` is already the cost of each patch's chosen flow: a round's winner keeps the
-        # cost it won with (the same numbers as computing it again).
-        chosen = flow
-        for candidate in neighbours(flow, grid.rows, grid.cols, max(1, reach >> k)):
-            cost = patch_difference(grid, second, candidate, size)[2]
-            better = cost < best
-            best = torch.where(better, cost, best)
-            chosen = torch.where(better[..., None], candidate, chosen)
-        flow = chosen
-    return flow
-
-
 def descend(grid: PatchGrid, second: Tensor, start: Tensor, steps: int, size: int) -> Tensor:
     """Inverse compositional gradient descent from `start`, a patch stopping (after its step)
     once its cost stops falling, as OpenCV's does; a patch that ends further than a patch's
@@ -359,22 +301,87 @@ def descend(grid: PatchGrid, second: Tensor, start: Tensor, steps: int, size: in
 def inverse_search(
     first: Tensor, second: Tensor, dense: Tensor, settings: DisSettings, fused: bool = False
 ) -> Tensor:
-    """(B, P, 2) flow of every patch of `first` on the grid; `dense` (B, 2, H, W) starts it."""
+    """(B, rows, cols, 2) flow of every patch of `first` on the grid; `dense` (B, 2, H, W)
+    starts it. OpenCV's two sweeps, each over every stripe's patches, a diagonal at a time
+    (`sweep_order`): each patch takes the best of its own flow and its two swept neighbours',
+    then descends."""
     size, stride = settings.patch_size, settings.patch_stride
-    propagate_, descend_ = propagate, descend
-    if fused:
-        triton_steps = kernels()
-        propagate_, descend_ = triton_steps.propagate, triton_steps.descend
     grid = PatchGrid.of(first, size, stride)
     centre = (grid.corners + size // 2).long()
-    flow = dense[:, :, centre[:, 1], centre[:, 0]].transpose(1, 2)  # (B, P, 2)
-    steps = settings.grad_descent_iter // settings.passes
-    for _ in range(settings.passes):
-        rounds = settings.propagation_rounds
-        flow = propagate_(grid, second, flow, size, rounds, settings.propagation_reach)
-        flow = descend_(grid, second, flow, steps, size)
-    flow = propagate_(grid, second, flow, size, settings.final_rounds)
+    flow = dense[:, :, centre[:, 1], centre[:, 0]].transpose(1, 2).contiguous()  # (B, P, 2)
+    steps = settings.grad_descent_iter // 2
+    if fused:
+        flow = kernels().sweeps(grid, second, flow, steps, size, STRIPES)
+    else:
+        for diagonals in sweep_order(grid.rows, grid.cols, STRIPES, first.device):
+            flow = sweep(grid, second, flow, steps, size, diagonals)
     return flow.reshape(first.shape[0], grid.rows, grid.cols, 2)
+
+
+@dataclass(frozen=True)
+class Diagonal:
+    """Patches one sweep treats together: none depends on another (the grid's indices), and
+    each one's two neighbours the sweep has already been through, -1 where there is none."""
+
+    patches: Tensor  # (K,)
+    along: Tensor  # (K,) the neighbour before it in its row
+    across: Tensor  # (K,) the neighbour before it in its column, within its stripe
+
+
+@functools.lru_cache(maxsize=16)
+def sweep_order(rows: int, cols: int, stripes: int, device: torch.device):
+    """OpenCV's two sweeps of a rows x cols patch grid, as diagonals (`Diagonal`), made once per
+    grid size and device.
+
+    OpenCV cuts the rows into `stripes` stripes and sweeps each on its own, first row by row
+    from the top left, each patch trying its left and upper neighbours' flows (as they are after
+    their own descent), then back from the bottom right, trying its right and lower ones. A
+    patch depends only on the two neighbours its sweep has already passed, and those lie on the
+    diagonal before its own (row in its stripe + column, counted from where the sweep starts).
+    So going diagonal by diagonal, all the stripes and pairs at once, gives the sequential
+    sweep's flow: as many steps as a stripe's rows and the grid's columns together, each over
+    up to `stripes` x (a stripe's rows) patches a pair, instead of one patch at a time."""
+    height = -(-rows // stripes)  # a stripe's rows (the last ones may have fewer, or none)
+    row = torch.arange(rows)[:, None].expand(rows, cols)
+    col = torch.arange(cols)[None, :].expand(rows, cols)
+    first_row = (row // height) * height
+    last_row = torch.clamp(first_row + height, max=rows) - 1
+    index = row * cols + col
+    none = torch.full_like(index, -1)
+    forward = (
+        (row - first_row) + col,
+        torch.where(col > 0, index - 1, none),
+        torch.where(row > first_row, index - cols, none),
+    )
+    backward = (
+        (last_row - row) + (cols - 1 - col),
+        torch.where(col < cols - 1, index + 1, none),
+        torch.where(row < last_row, index + cols, none),
+    )
+    sweeps = []
+    for step, along, across in (forward, backward):
+        step, order = step.reshape(-1).sort(stable=True)
+        counts = torch.bincount(step).tolist()
+        parts = [t.reshape(-1)[order].to(device).split(counts) for t in (index, along, across)]
+        sweeps.append([Diagonal(*part) for part in zip(*parts, strict=True)])
+    return sweeps
+
+
+def sweep(grid: PatchGrid, second: Tensor, flow: Tensor, steps: int, size: int, diagonals):
+    """One of OpenCV's sweeps (`sweep_order`) over (B, P, 2) patch flows."""
+    flow = flow.clone()
+    for diagonal in diagonals:
+        part = grid.take(diagonal.patches)
+        start = flow[:, diagonal.patches]
+        best = patch_difference(part, second, start, size)[2]
+        for neighbour in (diagonal.along, diagonal.across):  # in OpenCV's order; ties keep
+            candidate = flow[:, neighbour.clamp(min=0)]
+            cost = patch_difference(part, second, candidate, size)[2]
+            better = (cost < best) & (neighbour >= 0)
+            best = torch.where(better, cost, best)
+            start = torch.where(better[..., None], candidate, start)
+        flow[:, diagonal.patches] = descend(part, second, start, steps, size)
+    return flow
 
 
 def sample(picture: Tensor, x: Tensor, y: Tensor) -> Tensor:

@@ -7,9 +7,11 @@ the next to read. On one H200 that made it launch-bound at small sizes (470 ms o
 against 39 ms of GPU time a 256x256 pair) and memory-bound at large ones (75 ms a 1280x720 pair,
 64 pairs a call). Here:
 
-- a descent pass (all its steps) is one kernel: each patch's pixels, gradients and flow stay in
-  registers, and the second picture is read where the patch lands (it stays in cache);
-- a propagation round is one kernel: each patch tries its neighbours' flows;
+- each of the inverse search's two sweeps is one kernel, a program a stripe of patch rows and
+  pair (dis.sweep_order): it goes through its stripe a diagonal at a time, each diagonal's
+  patches together, their pixels, gradients and flows in registers while they try their
+  neighbours' flows and descend, the second picture read where each patch lands (it stays in
+  cache);
 - densification is one kernel;
 - the variational refinement is three kinds of kernel: the smoothness weights, the per-pixel
   system, and one red or black half of an SOR sweep.
@@ -18,8 +20,10 @@ The arithmetic is dis.py's, step for step, with the pictures sampled as grid_sam
 (the same coordinates, weights and order of sums), so the flows differ from the torch flow's
 only by rounding: fused multiply-adds, and the order of a patch's sums. The pyramid, the patch
 grid's structure tensors and the data terms, once a level, stay torch. Measured on that H200
-(benchmarks/flow_speed.py, 1280x720, 16 pairs a call): 4.9 ms a flow, against 60.3 for the
-same flow in plain torch and 43.4 for OpenCV's on its 16 cores; 0.003 px from plain torch's.
+(benchmarks/flow_speed.py, 1280x720, 16 pairs a call) with the inverse search the flow had
+before its sweeps were OpenCV's (parallel rounds of neighbours' flows and a descent kernel of
+all the patches at once): 4.9 ms a flow, against 60.3 for the same flow in plain torch and 43.4
+for OpenCV's on its 16 cores; 0.003 px from plain torch's. With the sweeps: not measured.
 
 Triton compiles these for the GPU. With TRITON_INTERPRET=1 set before Triton is first imported
 it runs them on the CPU instead, slowly: that is how the tests check them on a machine without
@@ -33,7 +37,6 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-PATCHES_A_PROGRAM = 16  # patches a descent or propagation program holds in registers
 PIXELS_A_PROGRAM = 256  # pixels a densification or refinement program computes
 WARPS = 4  # warps a program (Triton's default)
 
@@ -86,18 +89,6 @@ def _ssd(diff, AREA: tl.constexpr):
 
 
 @triton.jit
-def _patch_block(count, BLOCK: tl.constexpr):
-    """This program's BLOCK patches of its pair: their index on the grid, which are real (the
-    last block runs past the end), their row among all pairs' patches, and the pair."""
-    pair = tl.program_id(1)
-    patch = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = patch < count
-    patch = tl.where(live, patch, 0)
-    # The rows in int64: at 64 pairs of 4K frames a row's pixels pass 2**31.
-    return patch, live, pair.to(tl.int64) * count + patch, pair
-
-
-@triton.jit
 def _pixel_block(height, width, BLOCK: tl.constexpr):
     """This program's BLOCK pixels of its pair: their index in the plane, which are real, their
     y and x, and where the pair's plane starts."""
@@ -109,80 +100,79 @@ def _pixel_block(height, width, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def _descend_kernel(
-    second, values, grad_x, grad_y, grad_x_sum, grad_y_sum, inverse, corners, start, out,
-    count, height, width, steps, SIZE: tl.constexpr, AREA: tl.constexpr, BLOCK: tl.constexpr,
+def _sweep_kernel(
+    second, values, grad_x, grad_y, grad_x_sum, grad_y_sum, inverse, corners, flow,
+    count, rows, cols, stripe_rows, height, width, steps,
+    BACKWARD: tl.constexpr, SIZE: tl.constexpr, AREA: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
-    """dis.descend for BLOCK patches of one pair: all the steps, the patches in registers."""
-    patch, live, row, pair = _patch_block(count, BLOCK)
+    """One of dis.sweep_order's sweeps over one stripe of one pair's patches, in place on
+    `flow`: the stripe's diagonals in order, each diagonal's patches (one a row of the stripe,
+    BLOCK >= its rows) at once, each taking the best of its own and its two swept neighbours'
+    flows (dis.sweep), then descending (dis.descend), its pixels, gradients and flow in
+    registers. Stripes and pairs are programs of their own: no flow passes between them."""
+    stripe, pair = tl.program_id(0), tl.program_id(1)
+    first_row = stripe * stripe_rows
+    last_row = tl.minimum(first_row + stripe_rows, rows) - 1
+    own_rows = last_row - first_row + 1  # none, in a stripe past the grid's last row
+    picture = second + pair.to(tl.int64) * height * width
+    k = tl.arange(0, BLOCK)  # each patch's row in the stripe, from where the sweep starts
     pixel = tl.arange(0, AREA)
-    at = row[:, None] * AREA + pixel[None, :]
-    own = tl.load(values + at)
-    gx, gy = tl.load(grad_x + at), tl.load(grad_y + at)
-    gx_sum, gy_sum = tl.load(grad_x_sum + row), tl.load(grad_y_sum + row)
-    h11, h12 = tl.load(inverse + row * 3), tl.load(inverse + row * 3 + 1)
-    h22 = tl.load(inverse + row * 3 + 2)
-    corner_x, corner_y = tl.load(corners + patch * 2), tl.load(corners + patch * 2 + 1)
-    u0, v0 = tl.load(start + row * 2), tl.load(start + row * 2 + 1)
-    picture = second + pair.to(tl.int64) * height * width
-    u, v = u0, v0
-    active = live
-    previous = tl.full([BLOCK], float("inf"), tl.float32)
-    for _ in range(steps):
-        diff = _patch_difference(picture, own, corner_x, corner_y, u, v, height, width, SIZE, AREA)
-        total = tl.sum(diff, axis=1)
-        ssd = tl.sum(diff * diff, axis=1) - total * total / AREA
-        du = tl.sum(diff * gx, axis=1) - total * gx_sum / AREA
-        dv = tl.sum(diff * gy, axis=1) - total * gy_sum / AREA
-        u = tl.where(active, u - (h11 * du + h12 * dv), u)
-        v = tl.where(active, v - (h12 * du + h22 * dv), v)
-        active = active & (ssd < previous)
-        previous = tl.where(active, ssd, previous)
-    moved = tl.sqrt_rn((u - u0) * (u - u0) + (v - v0) * (v - v0)) <= SIZE
-    tl.store(out + row * 2, tl.where(moved, u, u0), mask=live)
-    tl.store(out + row * 2 + 1, tl.where(moved, v, v0), mask=live)
-
-
-@triton.jit
-def _propagate_kernel(
-    second, values, corners, flow, best, flow_out, best_out,
-    count, rows, cols, height, width, reach,
-    FIRST: tl.constexpr, SIZE: tl.constexpr, AREA: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
-    """One round of dis.propagate for BLOCK patches of one pair: each takes whichever of its own
-    and its left, right, upper and lower neighbours' flows (`reach` patches away, the edge's
-    where nearer the edge) fits it best, in that order, a tie keeping the earlier."""
-    patch, live, row, pair = _patch_block(count, BLOCK)
-    own = tl.load(values + row[:, None] * AREA + tl.arange(0, AREA)[None, :])
-    corner_x, corner_y = tl.load(corners + patch * 2), tl.load(corners + patch * 2 + 1)
-    picture = second + pair.to(tl.int64) * height * width
-    u, v = tl.load(flow + row * 2), tl.load(flow + row * 2 + 1)
-    if FIRST:
+    # The neighbours the sweep has passed: before in the row, and in the row before.
+    along, across = (1, cols) if BACKWARD else (-1, -cols)
+    diagonals = tl.where(own_rows > 0, own_rows + cols - 1, 0)
+    for step in range(diagonals):
+        from_start = step - k  # each patch's column, from where the sweep starts
+        live = (k < own_rows) & (from_start >= 0) & (from_start < cols)
+        if BACKWARD:
+            r, c = last_row - k, cols - 1 - from_start
+        else:
+            r, c = first_row + k, from_start
+        patch = tl.where(live, r * cols + c, 0)
+        row = pair.to(tl.int64) * count + patch
+        at = row[:, None] * AREA + pixel[None, :]
+        own = tl.load(values + at)
+        corner_x, corner_y = tl.load(corners + patch * 2), tl.load(corners + patch * 2 + 1)
+        # Flows this program wrote a diagonal before: past the cache, after the barrier below.
+        u = tl.load(flow + row * 2, cache_modifier=".cg")
+        v = tl.load(flow + row * 2 + 1, cache_modifier=".cg")
         diff = _patch_difference(picture, own, corner_x, corner_y, u, v, height, width, SIZE, AREA)
         cost = _ssd(diff, AREA)
-    else:
-        cost = tl.load(best + row)
-    r, c = patch // cols, patch % cols
-    # A loop, not unrolled: four unrolled tries each kept their 64 samples a patch live at once,
-    # and this kernel took 2.3 times the descent's time for 0.7 times its patch samplings
-    # (benchmarks/flow_kernels.py, 1280x720, 16 pairs a call, on one H200).
-    for k in range(4):
-        across = tl.where(k == 0, -reach, tl.where(k == 1, reach, 0))  # left, right
-        down = tl.where(k == 2, -reach, tl.where(k == 3, reach, 0))  # up, down
-        other_r = tl.minimum(tl.maximum(r + down, 0), rows - 1)
-        other = other_r * cols + tl.minimum(tl.maximum(c + across, 0), cols - 1)
-        theirs = pair * count + other
-        tu, tv = tl.load(flow + theirs * 2), tl.load(flow + theirs * 2 + 1)
-        diff = _patch_difference(
-            picture, own, corner_x, corner_y, tu, tv, height, width, SIZE, AREA
-        )
-        tried = _ssd(diff, AREA)
-        better = tried < cost
-        cost = tl.where(better, tried, cost)
-        u, v = tl.where(better, tu, u), tl.where(better, tv, v)
-    tl.store(flow_out + row * 2, u, mask=live)
-    tl.store(flow_out + row * 2 + 1, v, mask=live)
-    tl.store(best_out + row, cost, mask=live)
+        for which in range(2):  # in OpenCV's order; a tie keeps the earlier
+            offset = tl.where(which == 0, along, across)
+            has = live & tl.where(which == 0, from_start > 0, k > 0)
+            other = tl.where(has, row + offset, row)
+            tu = tl.load(flow + other * 2, cache_modifier=".cg")
+            tv = tl.load(flow + other * 2 + 1, cache_modifier=".cg")
+            diff = _patch_difference(
+                picture, own, corner_x, corner_y, tu, tv, height, width, SIZE, AREA
+            )
+            tried = _ssd(diff, AREA)
+            better = has & (tried < cost)
+            cost = tl.where(better, tried, cost)
+            u, v = tl.where(better, tu, u), tl.where(better, tv, v)
+        gx, gy = tl.load(grad_x + at), tl.load(grad_y + at)
+        gx_sum, gy_sum = tl.load(grad_x_sum + row), tl.load(grad_y_sum + row)
+        h11, h12 = tl.load(inverse + row * 3), tl.load(inverse + row * 3 + 1)
+        h22 = tl.load(inverse + row * 3 + 2)
+        u0, v0 = u, v
+        active = live
+        previous = tl.full([BLOCK], float("inf"), tl.float32)
+        for _ in range(steps):
+            diff = _patch_difference(
+                picture, own, corner_x, corner_y, u, v, height, width, SIZE, AREA
+            )
+            total = tl.sum(diff, axis=1)
+            ssd = tl.sum(diff * diff, axis=1) - total * total / AREA
+            du = tl.sum(diff * gx, axis=1) - total * gx_sum / AREA
+            dv = tl.sum(diff * gy, axis=1) - total * gy_sum / AREA
+            u = tl.where(active, u - (h11 * du + h12 * dv), u)
+            v = tl.where(active, v - (h12 * du + h22 * dv), v)
+            active = active & (ssd < previous)
+            previous = tl.where(active, ssd, previous)
+        moved = tl.sqrt_rn((u - u0) * (u - u0) + (v - v0) * (v - v0)) <= SIZE
+        tl.store(flow + row * 2, tl.where(moved, u, u0), mask=live)
+        tl.store(flow + row * 2 + 1, tl.where(moved, v, v0), mask=live)
+        tl.debug_barrier()  # this diagonal's flows, seen by every warp before the next's
 
 
 @triton.jit
@@ -336,34 +326,18 @@ def _programs(count: int, block: int, pairs: int) -> tuple[int, int]:
     return triton.cdiv(count, block), pairs
 
 
-def descend(grid, second: Tensor, start: Tensor, steps: int, size: int) -> Tensor:
-    """dis.descend, one kernel."""
-    pairs, count = start.shape[:2]
-    out = torch.empty_like(start)
-    _descend_kernel[_programs(count, PATCHES_A_PROGRAM, pairs)](
-        second.contiguous(), grid.values, grid.grad_x, grid.grad_y, grid.grad_x_sum,
-        grid.grad_y_sum, grid.inverse, grid.corners, start.contiguous(), out, count,
-        second.shape[-2], second.shape[-1], steps,
-        SIZE=size, AREA=size * size, BLOCK=PATCHES_A_PROGRAM, num_warps=WARPS,
-    )  # fmt: skip
-    return out
-
-
-def propagate(grid, second: Tensor, flow: Tensor, size: int, rounds: int, reach: int = 1):
-    """dis.propagate, one kernel a round."""
+def sweeps(grid, second: Tensor, flow: Tensor, steps: int, size: int, stripes: int) -> Tensor:
+    """dis.inverse_search's two sweeps, one kernel each: a program a stripe and pair."""
     pairs, count = flow.shape[:2]
-    second = second.contiguous()
-    flow = flow.contiguous()
-    best = flow.new_empty(pairs, count)
-    for k in range(rounds):
-        flow_out, best_out = torch.empty_like(flow), torch.empty_like(best)
-        _propagate_kernel[_programs(count, PATCHES_A_PROGRAM, pairs)](
-            second, grid.values, grid.corners, flow, best, flow_out, best_out, count, grid.rows,
-            grid.cols, second.shape[-2], second.shape[-1], max(1, reach >> k),
-            FIRST=k == 0, SIZE=size, AREA=size * size, BLOCK=PATCHES_A_PROGRAM,
-            num_warps=WARPS,
+    second, flow = second.contiguous(), flow.contiguous().clone()
+    stripe_rows = triton.cdiv(grid.rows, stripes)
+    for backward in (False, True):
+        _sweep_kernel[(stripes, pairs)](
+            second, grid.values, grid.grad_x, grid.grad_y, grid.grad_x_sum, grid.grad_y_sum,
+            grid.inverse, grid.corners, flow, count, grid.rows, grid.cols, stripe_rows,
+            second.shape[-2], second.shape[-1], steps, BACKWARD=backward, SIZE=size,
+            AREA=size * size, BLOCK=triton.next_power_of_2(stripe_rows), num_warps=WARPS,
         )  # fmt: skip
-        flow, best = flow_out, best_out
     return flow
 
 
