@@ -173,7 +173,7 @@ def area_weights(length: int, size: int, dtype: torch.dtype, device: torch.devic
 def sobel(picture: Tensor) -> tuple[Tensor, Tensor]:
     """3x3 Sobel x and y derivatives as OpenCV's spatialGradient takes them for DIS: the border
     reflected about its edge pixel (BORDER_REFLECT_101, its default). Replicated, as this once
-    had it, every patch on the picture's edge descended on other slopes: 0.18 to 0.40 px from
+    had it, every patch on the picture's edge descended on other slopes: up to 0.40 px from
     OpenCV's on a real pair at the coarsest level, which every finer level starts from."""
     padded = F.pad(picture[:, None], (1, 1, 1, 1), mode="reflect")
     kernel_x, kernel_y = sobel_kernels(picture.dtype, picture.device)
@@ -281,9 +281,10 @@ def descend(grid: PatchGrid, second: Tensor, start: Tensor, steps: int, size: in
     size from where it started keeps its start.
 
     Every step runs even when every patch has stopped: asking the device whether any patch is
-    still active costs a host synchronisation a step (50 a pyramid level), and on the example
-    reel's frames 10 to 59% of the patches were still descending at each pass's last step, so
-    the loop never ended early (the flow is the same either way: a stopped patch stays put)."""
+    still active costs a host synchronisation a step, and on the example reel's frames 10 to
+    59% of the patches were still descending at the last step (measured when all the patches
+    descended at once), so the loop never ended early (the flow is the same either way: a
+    stopped patch stays put)."""
     flow = start
     active = torch.ones(start.shape[:2], dtype=torch.bool, device=start.device)
     previous = torch.full(start.shape[:2], float("inf"), device=start.device)
