@@ -132,7 +132,8 @@ def dis_flow(
 
 def pyramid(picture: Tensor, top: int) -> list[Tensor]:
     """Levels 0..top, each half the one below (sizes rounded down), made as OpenCV's DIS makes
-    them: cv2.resize with INTER_AREA of the 8-bit level below."""
+    them: cv2.resize with INTER_AREA of the 8-bit level below. (With a finest scale above 1,
+    which remaster does not run, OpenCV makes that finest level by one resize of the picture.)"""
     levels = [picture]
     for _ in range(top):
         levels.append(area_half(levels[-1]))
