@@ -43,3 +43,34 @@ def test_auto_flow_is_ours_fused_on_a_gpu_triton_supports_and_opencvs_elsewhere(
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda _=None, c=capability: c)
         assert dis.fuses(torch.device("cuda")) == fused
         assert flow_for("auto", "cuda") == ("torch" if fused else "opencv")
+
+
+def test_the_sweep_kernel_compiles_for_an_h100_or_h200():
+    """The interpreter runs the kernels' arithmetic, not Triton's compiler: compiled here for
+    sm_90 (Triton's own ptxas, no GPU needed), each sweep has its barrier between diagonals and
+    reads its neighbours' flows past the cache, at the blocks and warps `sweeps` launches with
+    for 640x360 and 1280x720 frames."""
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("Triton is not installed")
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    kernels = dis.kernels()
+    kernel = kernels._sweep_kernel
+    constants = ("BACKWARD", "SIZE", "AREA", "BLOCK")
+    pointers = 9  # the pictures, the grid's tensors and the flow; then the ints
+    signature = {
+        name: "constexpr" if name in constants else "*fp32" if k < pointers else "i32"
+        for k, name in enumerate(kernel.arg_names)
+    }
+    for rows, backward in ((118, False), (238, True)):  # patch rows at 640x360 and 1280x720
+        block, warps = kernels.sweep_shape(triton.cdiv(rows, dis.STRIPES))
+        values = {"BACKWARD": backward, "SIZE": 8, "AREA": 64, "BLOCK": block}
+        source = ASTSource(fn=kernel, signature=signature, constexprs=values)
+        compiled = triton.compile(
+            source, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps}
+        )
+        # The barrier as Triton's own IR has it (the PTX has others, for the sums' reductions).
+        barriers = [line for line in compiled.asm["ttir"].splitlines() if "barrier" in line]
+        assert len(barriers) == 1 and "ld.global.cg" in compiled.asm["ptx"], (rows, backward)

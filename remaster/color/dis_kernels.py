@@ -39,6 +39,12 @@ from torch import Tensor
 
 PIXELS_A_PROGRAM = 256  # pixels a densification or refinement program computes
 WARPS = 4  # warps a program (Triton's default)
+# A sweep program holds a diagonal's patches, up to a stripe's rows, 64 pixels each, in several
+# tiles at once, so it gets a warp for every 4 of them (and no fewer than WARPS). Compiled for
+# an H100/H200 (sm_90, Triton 3.8, ptxas -v, no GPU needed): 32 patches on 4 warps take 255
+# registers a thread and spill 576 bytes; on 8 warps 214 and none; 16 patches on 4 warps 218,
+# none. What either costs in time there: not measured.
+PATCHES_A_WARP = 4
 
 
 @triton.jit
@@ -326,17 +332,24 @@ def _programs(count: int, block: int, pairs: int) -> tuple[int, int]:
     return triton.cdiv(count, block), pairs
 
 
+def sweep_shape(stripe_rows: int) -> tuple[int, int]:
+    """A sweep program's block (patches a diagonal holds at most) and warps."""
+    block = triton.next_power_of_2(stripe_rows)
+    return block, min(32, max(WARPS, block // PATCHES_A_WARP))  # 32: the most a program may have
+
+
 def sweeps(grid, second: Tensor, flow: Tensor, steps: int, size: int, stripes: int) -> Tensor:
     """dis.inverse_search's two sweeps, one kernel each: a program a stripe and pair."""
     pairs, count = flow.shape[:2]
     second, flow = second.contiguous(), flow.contiguous().clone()
     stripe_rows = triton.cdiv(grid.rows, stripes)
+    block, warps = sweep_shape(stripe_rows)
     for backward in (False, True):
         _sweep_kernel[(stripes, pairs)](
             second, grid.values, grid.grad_x, grid.grad_y, grid.grad_x_sum, grid.grad_y_sum,
             grid.inverse, grid.corners, flow, count, grid.rows, grid.cols, stripe_rows,
             second.shape[-2], second.shape[-1], steps, BACKWARD=backward, SIZE=size,
-            AREA=size * size, BLOCK=triton.next_power_of_2(stripe_rows), num_warps=WARPS,
+            AREA=size * size, BLOCK=block, num_warps=warps,
         )  # fmt: skip
     return flow
 
