@@ -159,6 +159,8 @@ def test_the_sweeps_by_diagonals_are_opencvs_patch_by_patch(reel_frames):
 
 
 def test_each_diagonal_holds_patches_whose_swept_neighbours_came_before():
+    """Both sweeps' diagonals: each patch once, its neighbours the ones OpenCV's sweep tries
+    (within its row and its stripe), swept on an earlier diagonal."""
     rows, cols = 11, 7
     for stripes in (STRIPES, 3):
         height = -(-rows // stripes)
