@@ -8,15 +8,16 @@ on the device does exactly that on a CPU (warps, masks and blurs of each frame):
 example reel (`auto`, 2 cores) system time was 22 s of the run's 146; with blocks up to 256 MiB
 kept on the heap and the heap never trimmed below 512 MiB it was 11 s, and the run 137 s.
 
-That kept them only on the main thread's heap. glibc gives each thread that allocates an arena of
-its own (up to eight a core), made of heaps of at most 64 MiB, and unmaps a heap as soon as it
-holds nothing, whatever the trim threshold; the colour stage runs in a thread of its own
-(run/stages.py), and its batch's tensors, tens of MiB each, each took a heap. So every thread
-now allocates from the main heap: `make demo`'s command, three runs each way alternating, 2.35
-to 2.68 million minor page faults -> 0.30 to 0.31 million, system time 5.5-6.2 -> 2.3-2.7 s,
-peak resident memory 1727-1799 -> 1609-1646 MiB, 68.6-70.7 -> 66.2-68.7 s, the film the same
-to the byte. One lock for every thread's allocations costs nothing measurable: a frame's
-tensors are few and large.
+That kept them only on the main thread's heap. glibc gives every other thread that allocates an
+arena of its own (up to eight a core), grown in heaps of at most 64 MiB, and hands back a
+heap that empties (other than the arena's first) whatever the trim threshold. The colour stage
+runs in a thread of its own (run/stages.py), and its batches' tensors, megabytes to tens of
+megabytes each, went that way: faulted in again batch after batch. So every thread now
+allocates from the main heap: `make demo`'s command, three runs each way alternating, 2.35 to
+2.68 million minor page faults -> 0.30 to 0.31 million, system time 5.5-6.2 -> 2.3-2.7 s, peak
+resident memory 1727-1799 -> 1609-1646 MiB, 68.6-70.7 -> 66.2-68.7 s, the film the same to the
+byte. One lock for every thread's allocations cost nothing measurable there: a frame's tensors
+are few and large.
 """
 
 from __future__ import annotations
