@@ -47,9 +47,9 @@ def test_auto_flow_is_ours_fused_on_a_gpu_triton_supports_and_opencvs_elsewhere(
 
 def test_the_sweep_kernel_compiles_for_an_h100_or_h200():
     """The interpreter runs the kernels' arithmetic, not Triton's compiler: compiled here for
-    sm_90 (Triton's own ptxas, no GPU needed), each sweep has its barrier between diagonals and
-    reads its neighbours' flows past the cache, at the blocks and warps `sweeps` launches with
-    for 640x360 and 1280x720 frames."""
+    sm_90 (Triton's own ptxas, no GPU needed), each sweep has its barrier between diagonals,
+    reads its neighbours' flows past the cache and sums each patch within a warp, at the blocks
+    and warps `sweeps` launches with for 640x360 and 1280x720 frames."""
     if importlib.util.find_spec("triton") is None:
         pytest.skip("Triton is not installed")
     import triton
@@ -74,3 +74,6 @@ def test_the_sweep_kernel_compiles_for_an_h100_or_h200():
         # The barrier as Triton's own IR has it (the PTX has others, for the sums' reductions).
         barriers = [line for line in compiled.asm["ttir"].splitlines() if "barrier" in line]
         assert len(barriers) == 1 and "ld.global.cg" in compiled.asm["ptx"], (rows, backward)
+        # A warp holds whole patches, so a descent step's sums cross no warp: as (patches, 64)
+        # each sum took two barriers, eight a step, 20 to 28 in all.
+        assert compiled.asm["ptx"].count("bar.sync") < 8, (rows, backward)

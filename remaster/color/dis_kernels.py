@@ -39,11 +39,11 @@ from torch import Tensor
 
 PIXELS_A_PROGRAM = 256  # pixels a densification or refinement program computes
 WARPS = 4  # warps a program (Triton's default)
-# A sweep program holds a diagonal's patches, up to a stripe's rows, 64 pixels each, in several
-# tiles at once, so it gets a warp for every 4 of them (and no fewer than WARPS). Compiled for
-# an H100/H200 (sm_90, Triton 3.8, ptxas -v, no GPU needed): 32 patches on 4 warps take 255
-# registers a thread and spill 576 bytes; on 8 warps 214 and none; 16 patches on 4 warps 218,
-# none. What either costs in time there: not measured.
+# A sweep program holds a diagonal's patches, up to a stripe's rows, 64 pixels each, a warp
+# holding whole patches (`_sweep_kernel`), so it gets a warp for every 4 of them (and no fewer
+# than WARPS). Compiled for an H100/H200 (sm_90, Triton 3.8, ptxas -v, no GPU needed): 32
+# patches on 4 warps take 255 registers a thread and spill 12 bytes; on 8 warps 169 and none;
+# 16 patches on 4 warps 161, none. What either costs in time there: not measured.
 PATCHES_A_WARP = 4
 
 
@@ -74,24 +74,29 @@ def _bilinear(picture, x, y, height, width):
 
 @triton.jit
 def _patch_difference(
-    second, values, corner_x, corner_y, u, v, height, width,
-    SIZE: tl.constexpr, AREA: tl.constexpr,
+    second, values, corner_x, corner_y, u, v, height, width, pixel, SIZE: tl.constexpr
 ):  # fmt: skip
-    """(patches, AREA) differences of the second picture under each patch moved by (u, v) from
-    its pixels `values`, the patch clamped as a whole (dis.sample_patches). AREA: SIZE * SIZE."""
-    pixel = tl.arange(0, AREA)
+    """The differences of the second picture under each patch moved by (u, v) from its pixels
+    `values`, the patch clamped as a whole (dis.sample_patches); in `_sweep_kernel`'s layout,
+    `pixel` each element's pixel of its patch."""
     x0 = tl.minimum(tl.maximum(corner_x + u, -(SIZE - 1.0)), width - 1.0)
     y0 = tl.minimum(tl.maximum(corner_y + v, -(SIZE - 1.0)), height - 1.0)
-    x = x0[:, None] + (pixel % SIZE).to(tl.float32)[None, :]
-    y = y0[:, None] + (pixel // SIZE).to(tl.float32)[None, :]
+    x = x0[None, :, None] + (pixel % SIZE).to(tl.float32)
+    y = y0[None, :, None] + (pixel // SIZE).to(tl.float32)
     return _bilinear(second, x, y, height, width) - values
+
+
+@triton.jit
+def _patch_sum(values):
+    """Each patch's sum of `values` in `_sweep_kernel`'s layout."""
+    return tl.sum(tl.sum(values, axis=2), axis=0)
 
 
 @triton.jit
 def _ssd(diff, AREA: tl.constexpr):
     """The mean-normalised SSD of each patch's differences (dis.patch_difference)."""
-    total = tl.sum(diff, axis=1)
-    return tl.sum(diff * diff, axis=1) - total * total / AREA
+    total = _patch_sum(diff)
+    return _patch_sum(diff * diff) - total * total / AREA
 
 
 @triton.jit
@@ -122,7 +127,13 @@ def _sweep_kernel(
     own_rows = last_row - first_row + 1  # none, in a stripe past the grid's last row
     picture = second + pair.to(tl.int64) * height * width
     k = tl.arange(0, BLOCK)  # each patch's row in the stripe, from where the sweep starts
-    pixel = tl.arange(0, AREA)
+    # A diagonal's pixels as (2, BLOCK, AREA / 2): each patch's two halves, the patches along
+    # the middle. Triton lays a tensor's last axis across a warp's 32 threads and its warps
+    # along the next, so a warp holds whole patches and their sums need no other warp. As
+    # (BLOCK, AREA) a patch spanned two warps: each of a descent step's four sums met the other
+    # warp through shared memory, two barriers each (sm_90: 20-28 barriers in the kernel, 214-224
+    # registers; now 4 and 161-169). What that is worth in time on a GPU: not measured.
+    pixel = tl.arange(0, 2)[:, None, None] * (AREA // 2) + tl.arange(0, AREA // 2)[None, None, :]
     # The neighbours the sweep has passed: before in the row, and in the row before.
     along, across = (1, cols) if BACKWARD else (-1, -cols)
     diagonals = tl.where(own_rows > 0, own_rows + cols - 1, 0)
@@ -135,13 +146,13 @@ def _sweep_kernel(
             r, c = first_row + k, from_start
         patch = tl.where(live, r * cols + c, 0)
         row = pair.to(tl.int64) * count + patch
-        at = row[:, None] * AREA + pixel[None, :]
+        at = row[None, :, None] * AREA + pixel
         own = tl.load(values + at)
         corner_x, corner_y = tl.load(corners + patch * 2), tl.load(corners + patch * 2 + 1)
         # Flows this program wrote a diagonal before: past the cache, after the barrier below.
         u = tl.load(flow + row * 2, cache_modifier=".cg")
         v = tl.load(flow + row * 2 + 1, cache_modifier=".cg")
-        diff = _patch_difference(picture, own, corner_x, corner_y, u, v, height, width, SIZE, AREA)
+        diff = _patch_difference(picture, own, corner_x, corner_y, u, v, height, width, pixel, SIZE)
         cost = _ssd(diff, AREA)
         for which in range(2):  # in OpenCV's order; a tie keeps the earlier
             offset = tl.where(which == 0, along, across)
@@ -150,7 +161,7 @@ def _sweep_kernel(
             tu = tl.load(flow + other * 2, cache_modifier=".cg")
             tv = tl.load(flow + other * 2 + 1, cache_modifier=".cg")
             diff = _patch_difference(
-                picture, own, corner_x, corner_y, tu, tv, height, width, SIZE, AREA
+                picture, own, corner_x, corner_y, tu, tv, height, width, pixel, SIZE
             )
             tried = _ssd(diff, AREA)
             better = has & (tried < cost)
@@ -165,12 +176,12 @@ def _sweep_kernel(
         previous = tl.full([BLOCK], float("inf"), tl.float32)
         for _ in range(steps):
             diff = _patch_difference(
-                picture, own, corner_x, corner_y, u, v, height, width, SIZE, AREA
+                picture, own, corner_x, corner_y, u, v, height, width, pixel, SIZE
             )
-            total = tl.sum(diff, axis=1)
-            ssd = tl.sum(diff * diff, axis=1) - total * total / AREA
-            du = tl.sum(diff * gx, axis=1) - total * gx_sum / AREA
-            dv = tl.sum(diff * gy, axis=1) - total * gy_sum / AREA
+            total = _patch_sum(diff)
+            ssd = _patch_sum(diff * diff) - total * total / AREA
+            du = _patch_sum(diff * gx) - total * gx_sum / AREA
+            dv = _patch_sum(diff * gy) - total * gy_sum / AREA
             u = tl.where(active, u - (h11 * du + h12 * dv), u)
             v = tl.where(active, v - (h12 * du + h22 * dv), v)
             active = active & (ssd < previous)
