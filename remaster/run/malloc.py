@@ -15,7 +15,7 @@ runs in a thread of its own (run/stages.py), and its batches' tensors, megabytes
 megabytes each, went that way: faulted in again batch after batch. So every thread now
 allocates from the main heap: `make demo`'s command, three runs each way alternating, 2.35 to
 2.68 million minor page faults -> 0.30 to 0.31 million, system time 5.5-6.2 -> 2.3-2.7 s, peak
-resident memory 1727-1799 -> 1609-1646 MiB, 68.6-70.7 -> 66.2-68.7 s, the film the same to the
+resident memory 1687-1757 -> 1572-1607 MiB, 68.6-70.7 -> 66.2-68.7 s, the film the same to the
 byte. One lock for every thread's allocations cost nothing measurable there: a frame's tensors
 are few and large.
 """
