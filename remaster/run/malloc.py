@@ -35,8 +35,8 @@ TRIM_ABOVE = 512 << 20
 
 def keep_freed_memory() -> bool:
     """Tell glibc's allocator to keep freed blocks, every thread's on the one heap; False where
-    the C library is not glibc. Call it before any thread starts: glibc fixes its number of
-    arenas when a second thread first allocates."""
+    the C library is not glibc. Call it before any thread starts: a thread that has allocated
+    already keeps an arena of its own."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else None
