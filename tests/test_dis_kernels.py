@@ -71,7 +71,7 @@ def test_the_sweep_kernel_compiles_for_an_h100_or_h200():
         compiled = triton.compile(
             source, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps}
         )
-        # The barrier as Triton's own IR has it (the PTX has others, for the sums' reductions).
+        # The barrier as Triton's own IR has it (the PTX has a few more of its own).
         barriers = [line for line in compiled.asm["ttir"].splitlines() if "barrier" in line]
         assert len(barriers) == 1 and "ld.global.cg" in compiled.asm["ptx"], (rows, backward)
         # A warp holds whole patches, so a descent step's sums cross no warp: as (patches, 64)
