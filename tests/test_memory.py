@@ -57,6 +57,7 @@ def test_a_thread_reuses_the_memory_it_freed():
     # sees it. Without the one arena, a thread's emptied heaps go back the same way (4806).
     first, rest = thread_faults(keep=False)
     assert rest > first, (first, rest)
-    # Kept (one arena, no trimming, no mmap): the rounds after the first fault in nothing new.
+    # Kept (one arena, no trimming, no mmap below 64 MiB): the rounds after the first fault in
+    # nothing new.
     first, rest = thread_faults(keep=True)
     assert rest < first / 10, (first, rest)
