@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="1280x720:16", metavar="WxH:PAIRS")
     parser.add_argument("--try", dest="tries", action="append", metavar="PIXELS,WARPS")
     args = parser.parse_args(argv)
+    if not dis.fuses(torch.device("cuda")):
+        parser.exit(1, f"{parser.prog}: needs a GPU the flow's Triton kernels run on (dis.fuses)\n")
     frame, count = args.size.split(":")
     width, height = map(int, frame.split("x"))
     count = int(count)
