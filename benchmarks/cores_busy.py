@@ -4,8 +4,9 @@
         --refs examples/film/shots.yaml -o out/busy.mp4 -q
 
 Runs the command and reads its CPU time (user and system, its threads' included, those that
-have ended too) from /proc each second: cores in use = CPU seconds over wall seconds. What it
-shows: whether a run leaves cores idle that overlapping its stages could fill. Linux only.
+have ended too; not processes it starts) from /proc each second: cores in use = CPU seconds over
+wall seconds. What it shows: whether a run leaves cores idle that overlapping its stages could
+fill. Linux only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def main() -> None:
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to run after --")
     process = subprocess.Popen(command)
     began = time.perf_counter()
     readings, last = [], (began, 0.0)
