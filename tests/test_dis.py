@@ -210,7 +210,7 @@ def test_opencvs_flows_side_by_side_are_its_flows_one_at_a_time(reel_frames, mon
     sources = [reel_frames[a][:144, :256] for a, _ in pairs]
     targets = [reel_frames[b][:144, :256] for _, b in pairs]
     estimator, threads_inside = FlowEstimator(finest_scale=0), []
-    estimator.instances = [Recorded(dis, threads_inside) for dis in estimator.opencv_dis(3)]
+    estimator.instances = {0: [Recorded(dis, threads_inside) for dis in estimator.opencv_dis(3)]}
     threads = cv2.getNumThreads()
     cv2.setNumThreads(3)
     try:
@@ -234,6 +234,23 @@ def test_the_forward_backward_check_is_the_same_for_both_flows(reel_frames):
     mine = FlowEstimator(finest_scale=0, flow="torch").between(source, target)
     agree = (theirs.visible == mine.visible).float().mean()
     assert theirs.visible.float().mean() > 0.5 and agree > 0.9
+
+
+@pytest.mark.parametrize("implementation", ["opencv", "torch"])
+def test_a_call_may_look_coarser_than_the_estimator(reel_frames, implementation):
+    """A full-resolution estimator asked for a look at half resolution gives the flows of one
+    made for half resolution, to the bit, and goes on at full resolution after."""
+    source = np.ascontiguousarray(reel_frames[10][:144, :256])
+    target = np.ascontiguousarray(reel_frames[14][:144, :256])
+    full = FlowEstimator(finest_scale=0, flow=implementation)
+    half = FlowEstimator(finest_scale=1, flow=implementation)
+    looked = full.displacements([source], [target], finest_scale=1)
+    assert torch.equal(looked, half.displacements([source], [target]))
+    again = full.displacements([source], [target])
+    assert torch.equal(
+        again, FlowEstimator(finest_scale=0, flow=implementation).displacements([source], [target])
+    )
+    assert not torch.equal(again, looked)
 
 
 def test_settings_to_try_are_read_as_dis_settings_has_them(reel_frames):

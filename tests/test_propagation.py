@@ -120,3 +120,45 @@ def test_a_batchs_motions_found_together_colour_as_those_found_frame_by_frame():
     assert all(torch.equal(a, b) for a, b in zip(together, alone, strict=True))
     trusts = together[::2]
     assert trusts[3].mean() > 0.8 and trusts[6].max() == 0  # the first shot's colour, and a cut
+
+
+def test_a_reference_too_far_to_follow_costs_a_look_not_its_full_flows():
+    """An unplaced reference, three frames of another scene, then its own shot (a cut inside
+    the first batch): `prefetch` looks at each frame no chain reaches at half resolution first,
+    skips the full flows from the reference to the three it cannot follow and to none after the
+    one that starts a chain; the frames come out exactly as when every flow is found in full."""
+    own = panning_frames(5, size=(96, 128), seed=3, step=2)
+    frames = panning_frames(3, size=(96, 128), seed=77, step=2) + own
+    greys = [lab_grey(lab(rgb)[0]) for rgb in frames]
+    batches = (range(0, 4), range(4, 8))
+
+    def follow(prefetched: bool) -> tuple[list[torch.Tensor], list[int], list[set]]:
+        flows = FlowEstimator(finest_scale=0)
+        full_pairs, skipped = [], []
+        between_many = flows.between_many
+
+        def counted(pairs, finest_scale=None):
+            if finest_scale is None:
+                full_pairs.append(len(pairs))
+            return between_many(pairs, finest_scale)
+
+        flows.between_many = counted
+        track = ShotTrack(flows, [keyframe_of(own[0])], steady=0.5)
+        outputs = []
+        for batch in batches:
+            if prefetched:
+                track.prefetch(list(batch), greys[batch.start : batch.stop], carries=True)
+                skipped.append({key for key, motion in track.ahead.items() if motion is None})
+            for index in batch:
+                motion = track.step(index, greys[index])
+                carried = track.carry(index, greys[index], motion)
+                outputs += [carried.trust, track.stabilise(carried.ab, motion)]
+            track.ahead = {}
+        return outputs, full_pairs, skipped
+
+    (looked, looked_pairs, skipped), (full, full_pairs, _) = follow(True), follow(False)
+    assert all(torch.equal(a, b) for a, b in zip(looked, full, strict=True))
+    assert skipped == [{("direct", 0, 0), ("direct", 0, 1), ("direct", 0, 2)}, set()]
+    # Each pair is two flows. Every frame after the first: a step; every frame: the reference.
+    assert sum(full_pairs) == 7 + 8
+    assert sum(looked_pairs) == 7 + 8 - 3

@@ -19,6 +19,7 @@ Either way the flow lands on the device as tensors: warps, checks and masks are 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 from collections.abc import Iterator
@@ -139,7 +140,7 @@ class Flow:
 class FlowEstimator:
     """DIS optical flow, medium preset; `finest_scale=0` adds the full-resolution level (the
     preset stops at half resolution). `flow`: which implementation; flows come back on
-    `device`."""
+    `device`. A call may ask for a coarser look than the estimator's (`finest_scale`)."""
 
     def __init__(
         self, finest_scale: int | None = None, flow: str = "opencv", device: str = "cpu"
@@ -147,22 +148,26 @@ class FlowEstimator:
         if flow not in FLOWS[1:]:
             raise ValueError(f"unknown flow {flow!r}; choose from {', '.join(FLOWS[1:])}")
         self.flow, self.device = flow, torch.device(device)
-        self.finest_scale = finest_scale
         self.settings = DisSettings(finest_scale=1 if finest_scale is None else finest_scale)
-        self.instances: list = []  # OpenCV's DIS objects, one per worker (opencv_flows)
+        # OpenCV's DIS objects, one per worker (opencv_flows), for each finest scale asked for.
+        self.instances: dict[int, list] = {}
         self.fused = flow == "torch" and fuses(self.device)  # ours as Triton kernels (dis.py)
         self.notes: list[str] = []  # what the user should know of the flow, after a run
 
-    def opencv_dis(self, count: int) -> list:
-        """`count` of OpenCV's DIS objects (made once: each keeps its buffers between calls)."""
-        while len(self.instances) < count:
+    def opencv_dis(self, count: int, finest_scale: int | None = None) -> list:
+        """`count` of OpenCV's DIS objects (made once for each finest scale: each keeps its
+        buffers between calls)."""
+        scale = self.settings.finest_scale if finest_scale is None else finest_scale
+        instances = self.instances.setdefault(scale, [])
+        while len(instances) < count:
             dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-            if self.finest_scale is not None:
-                dis.setFinestScale(self.finest_scale)
-            self.instances.append(dis)
-        return self.instances[:count]
+            dis.setFinestScale(scale)
+            instances.append(dis)
+        return instances[:count]
 
-    def opencv_flows(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    def opencv_flows(
+        self, pairs: list[tuple[np.ndarray, np.ndarray]], finest_scale: int | None = None
+    ) -> np.ndarray:
         """OpenCV's flows of the pairs, as many at a time as the machine has cores: one flow
         spreads over them only in parts (benchmarks/flow_speed.py at 1280x720, one at a time
         against side by side: 105.5 against 46.0 ms a flow on one H200 machine's 16 cores, 16
@@ -177,24 +182,29 @@ class FlowEstimator:
             ThreadPoolExecutor(workers, thread_name_prefix="dis") as pool,
             one_thread_each(workers),
         ):
-            done = list(pool.map(run, self.opencv_dis(workers), runs))
+            done = list(pool.map(run, self.opencv_dis(workers, finest_scale), runs))
         flows = [None] * len(pairs)
         for k, chunk in enumerate(done):
             flows[k::workers] = chunk
         return np.stack(flows)
 
-    def displacements(self, sources: list[Tensor], targets: list[Tensor]) -> Tensor:
+    def displacements(
+        self, sources: list[Tensor], targets: list[Tensor], finest_scale: int | None = None
+    ) -> Tensor:
         """(N, 2, H, W) displacements taking each pixel of each grey source (H, W; uint8
         values, on any device) to its target; ours computes all the pairs in one call."""
         if self.flow == "opencv":
             pairs = list(zip(map(as_uint8, sources), map(as_uint8, targets), strict=True))
-            flows = self.opencv_flows(pairs)
+            flows = self.opencv_flows(pairs, finest_scale)
             return torch.from_numpy(flows).permute(0, 3, 1, 2).to(self.device)
         first = torch.stack([torch.as_tensor(s).to(self.device) for s in sources])
         second = torch.stack([torch.as_tensor(t).to(self.device) for t in targets])
+        settings = self.settings
+        if finest_scale is not None:
+            settings = dataclasses.replace(settings, finest_scale=finest_scale)
         if self.fused:
             try:
-                return dis_flow(first, second, self.settings, fused=True)
+                return dis_flow(first, second, settings, fused=True)
             except torch.cuda.OutOfMemoryError:
                 raise
             except Exception as error:  # Triton could not build or run the kernels here
@@ -204,17 +214,20 @@ class FlowEstimator:
                     f"the optical flow's GPU kernels failed ({type(error).__name__}: {reason}); "
                     "it ran in plain torch instead, the same flow about 12 times slower"
                 )
-        return dis_flow(first, second, self.settings, fused=False)
+        return dis_flow(first, second, settings, fused=False)
 
-    def between_many(self, pairs: list[tuple[Tensor, Tensor]]) -> Flow:
+    def between_many(
+        self, pairs: list[tuple[Tensor, Tensor]], finest_scale: int | None = None
+    ) -> Flow:
         """`between` for each of one or more (source, target) pairs (tensors or arrays, all of
         one size), their flows computed in one call and checked together: one Flow of the batch
-        (`Flow.unbind` gives each pair's)."""
+        (`Flow.unbind` gives each pair's). `finest_scale`: coarser than the estimator's, a
+        quick look (the flow then stops at that scale, as OpenCV's does)."""
         pairs = [(torch.as_tensor(s), torch.as_tensor(t)) for s, t in pairs]
         # Backward (target -> source) for the maps, forward to check them, all in one call.
         sources = [t for s, t in pairs] + [s for s, t in pairs]
         targets = [s for s, t in pairs] + [t for s, t in pairs]
-        displacements = self.displacements(sources, targets)
+        displacements = self.displacements(sources, targets, finest_scale)
         backward, forward = displacements[: len(pairs)], displacements[len(pairs) :]
         return checked(backward, forward, tuple(pairs[0][0].shape))
 
