@@ -11,6 +11,8 @@ On one clip (default: the example reel at its native size), in one run:
 - the end-to-end frames/s of `remaster FILM --refs REFS` (guides included: the pipeline's own
   summary line), and their ratio;
 - each method's colorizer frames/s, the same way;
+- the colorizer's frames/s with each shot given the next shot's reference (another scene's), as
+  with one reference for a whole film: no frame can be followed from its reference;
 - the peak resident memory of the whole command (`--ref`, one reference), in a fresh process,
   for the clip's first 100 frames and for them repeated 10 times (at a smaller working size,
   so the long run stays short: neither changes how memory grows with length).
@@ -29,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -76,6 +79,22 @@ def colorizer_fps(
     for _ in stage(batches):
         pass
     return len(pictures) / (time.perf_counter() - started)
+
+
+def another_scenes_refs(refs: Path, output: Path) -> Path | None:
+    """The refs file with each shot given the next one's reference (the last the first's), so
+    none shows its own scene; None where it has fewer than two shots with one `ref` each."""
+    shots = yaml.safe_load(refs.read_text())["shots"]
+    names = [shot.get("ref") for shot in shots]
+    if len(names) < 2 or not all(isinstance(name, str) for name in names):
+        return None
+    moved = names[1:] + names[:1]
+    rotated = [
+        {**shot, "ref": str((refs.parent / name).resolve())}
+        for shot, name in zip(shots, moved, strict=True)
+    ]
+    output.write_text(yaml.safe_dump({"shots": rotated}, sort_keys=False))
+    return output
 
 
 def end_to_end_fps(film: Path, refs: Path, method: str, colorizer: Colorizer, work: Path):
@@ -169,6 +188,13 @@ def main(argv: list[str] | None = None) -> None:
             if method != args.method:
                 fps = colorizer_fps(args.clip, args.refs, method, colorizer)
                 print(f"colorizer ({method}), frames in memory: {fps:.2f} frames/s")
+        others = another_scenes_refs(args.refs, work / "others.yaml")
+        if others is not None and args.method in ("auto", "propagate"):
+            fps = colorizer_fps(args.clip, others, args.method, colorizer)
+            print(
+                f"colorizer ({args.method}), each shot another's reference, frames in memory: "
+                f"{fps:.2f} frames/s"
+            )
         if not args.no_methods:  # the fastest path: one embedding per shot, no optical flow
             fps = colorizer_fps(args.clip, args.refs, "embed", colorizer, stabilise=False)
             print(f"colorizer (embed --no-stabilise), frames in memory: {fps:.2f} frames/s")
