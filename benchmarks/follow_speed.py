@@ -90,11 +90,11 @@ def measure(predictor: ColorPredictor, frames: list[np.ndarray], batch: int, dev
     flows: list = []  # each call's displacements, in the order the first pass asked for them
     calls = iter(())
 
-    def displacements(sources, targets):  # the first pass computes them, the timed one replays
+    def displacements(sources, targets, finest_scale=None):  # computed once, then replayed
         found = next(calls, None)
         if found is None:
             mode.paused = waits.paused = True
-            found = computed(sources, targets)
+            found = computed(sources, targets, finest_scale)
             mode.paused = waits.paused = False
             flows.append(found)
         return found

@@ -545,13 +545,14 @@ def resize_short_side(rgb: np.ndarray, short: int) -> np.ndarray:
 
 def build_photos(photos_dir: Path, out_dir: Path, count: int | None = None) -> list[Photo]:
     """out_dir/STEM/{truth,any}.png for the first `count` photos of photos_dir/val by name."""
+    folder = photos_dir / "val"
     files = sorted(
         path
-        for path in (photos_dir / "val").iterdir()
+        for path in (folder.iterdir() if folder.is_dir() else ())
         if path.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff"}
     )[:count]
     if not files:
-        raise SystemExit(f"benchmarks.material: no photos in {photos_dir / 'val'}; `make photos`")
+        raise SystemExit(f"benchmarks.material: no photos in {folder}; `make photos`")
     licences = {}
     manifest = photos_dir / "manifest.json"
     if manifest.is_file():

@@ -143,6 +143,11 @@ def test_other_moment_inside_a_piece_is_refused(built, tmp_path):
         build_clip(spec, sources, tmp_path, SIZE, RATE)
 
 
+def test_photos_not_yet_made_are_one_line_that_says_how(tmp_path):
+    with pytest.raises(SystemExit, match=r"no photos in .*val; `make photos`"):
+        build_photos(tmp_path / "photos", tmp_path / "out")
+
+
 def test_photo_reference_is_a_mirrored_80_percent_crop(tmp_path):
     write_photos(tmp_path / "photos" / "val", 3, size=(96, 128))
     photos = build_photos(tmp_path / "photos", tmp_path / "out", count=2)
