@@ -30,6 +30,23 @@ def run(track: ShotTrack, frames: list[np.ndarray], first: int = 0):
     return results
 
 
+def follow_in_batches(track: ShotTrack, greys: list, batches, prefetched: bool):
+    """Each frame's carried trust and stabilised ab, batch by batch as `ColorPredictor.follow`
+    goes (with `prefetched`, a batch's motions found together first), and what each batch's
+    `prefetch` found."""
+    outputs, found = [], []
+    for batch in batches:
+        if prefetched:
+            track.prefetch(list(batch), greys[batch.start : batch.stop], carries=True)
+        found.append(dict(track.ahead))
+        for index in batch:
+            motion = track.step(index, greys[index])
+            carried = track.carry(index, greys[index], motion)
+            outputs += [carried.trust, track.stabilise(carried.ab, motion)]
+        track.ahead = {}
+    return outputs, found
+
+
 def ab_error(ab: np.ndarray, rgb: np.ndarray) -> float:
     truth = lab(rgb)[1:].permute(1, 2, 0).numpy()
     return float(np.sqrt(((ab - truth) ** 2).sum(-1)).mean())
@@ -105,16 +122,7 @@ def test_a_batchs_motions_found_together_colour_as_those_found_frame_by_frame():
     def follow(prefetched: bool) -> list[torch.Tensor]:
         keyframes = [keyframe_of(frames[0], frame=0)]
         track = ShotTrack(FlowEstimator(finest_scale=0), keyframes, steady=0.5)
-        outputs = []
-        for batch in (range(0, 4), range(4, 8)):
-            if prefetched:
-                track.prefetch(list(batch), greys[batch.start : batch.stop], carries=True)
-            for index in batch:
-                motion = track.step(index, greys[index])
-                carried = track.carry(index, greys[index], motion)
-                outputs += [carried.trust, track.stabilise(carried.ab, motion)]
-            track.ahead = {}
-        return outputs
+        return follow_in_batches(track, greys, (range(0, 4), range(4, 8)), prefetched)[0]
 
     together, alone = follow(prefetched=True), follow(prefetched=False)
     assert all(torch.equal(a, b) for a, b in zip(together, alone, strict=True))
@@ -134,7 +142,7 @@ def test_a_reference_too_far_to_follow_costs_a_look_not_its_full_flows():
 
     def follow(prefetched: bool) -> tuple[list[torch.Tensor], list[int], list[set]]:
         flows = FlowEstimator(finest_scale=0)
-        full_pairs, skipped = [], []
+        full_pairs = []
         between_many = flows.between_many
 
         def counted(pairs, finest_scale=None):
@@ -144,16 +152,8 @@ def test_a_reference_too_far_to_follow_costs_a_look_not_its_full_flows():
 
         flows.between_many = counted
         track = ShotTrack(flows, [keyframe_of(own[0])], steady=0.5)
-        outputs = []
-        for batch in batches:
-            if prefetched:
-                track.prefetch(list(batch), greys[batch.start : batch.stop], carries=True)
-                skipped.append({key for key, motion in track.ahead.items() if motion is None})
-            for index in batch:
-                motion = track.step(index, greys[index])
-                carried = track.carry(index, greys[index], motion)
-                outputs += [carried.trust, track.stabilise(carried.ab, motion)]
-            track.ahead = {}
+        outputs, found = follow_in_batches(track, greys, batches, prefetched)
+        skipped = [{key for key, motion in ahead.items() if motion is None} for ahead in found]
         return outputs, full_pairs, skipped
 
     (looked, looked_pairs, skipped), (full, full_pairs, _) = follow(True), follow(False)
