@@ -234,6 +234,12 @@ def test_an_odd_size_is_refused_before_work(job, tmp_path):
     assert not written(tmp_path / "out.mp4")
 
 
+def test_a_film_too_small_to_follow_is_refused_before_work(job, tmp_path):
+    source = encode(tmp_path / "tiny.mkv", size=(10, 10), codec="ffv1")
+    refused(job, source, "tiny.mkv", "10x10", "too small", "at least 12 pixels")
+    assert not written(tmp_path / "out.mp4")
+
+
 def test_ten_bit_four_two_two_goes_through(job, tmp_path):
     source = write_deep_video(tmp_path / "deep.mov", "prores_ks", "yuv422p10le", frames=3)
     output = tmp_path / "out.mkv"

@@ -253,6 +253,17 @@ def test_a_call_may_look_coarser_than_the_estimator(reel_frames, implementation)
     assert not torch.equal(again, looked)
 
 
+@pytest.mark.parametrize("implementation", ["opencv", "torch"])
+def test_a_picture_too_small_for_a_coarser_look_is_looked_at_in_full(reel_frames, implementation):
+    """12x12 holds one 8-pixel patch at full resolution and none at half: the look is the flow."""
+    source = torch.from_numpy(np.ascontiguousarray(reel_frames[10][100:112, 200:212]))
+    target = torch.from_numpy(np.ascontiguousarray(reel_frames[12][100:112, 200:212]))
+    estimator = FlowEstimator(finest_scale=0, flow=implementation)
+    looked = estimator.between_many([(source, target)], finest_scale=1)
+    full = estimator.between_many([(source, target)])
+    assert torch.equal(looked.map_x, full.map_x) and torch.equal(looked.consistent, full.consistent)
+
+
 def test_settings_to_try_are_read_as_dis_settings_has_them(reel_frames):
     """benchmarks/flow_accuracy.py --dis: each named setting, typed; a wrong one is one line.
     The settings reach the flow: 6 descent steps a sweep are not 12."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -222,8 +223,12 @@ class FlowEstimator:
         """`between` for each of one or more (source, target) pairs (tensors or arrays, all of
         one size), their flows computed in one call and checked together: one Flow of the batch
         (`Flow.unbind` gives each pair's). `finest_scale`: coarser than the estimator's, a
-        quick look (the flow then stops at that scale, as OpenCV's does)."""
+        quick look (the flow then stops at that scale, as OpenCV's does), where the pictures
+        hold a patch at that scale; smaller ones are looked at as finely as they are flowed."""
         pairs = [(torch.as_tensor(s), torch.as_tensor(t)) for s, t in pairs]
+        if finest_scale is not None:
+            fits = max(0, int(math.log2(min(pairs[0][0].shape) / self.settings.patch_size)))
+            finest_scale = max(self.settings.finest_scale, min(finest_scale, fits))
         # Backward (target -> source) for the maps, forward to check them, all in one call.
         sources = [t for s, t in pairs] + [s for s, t in pairs]
         targets = [s for s, t in pairs] + [t for s, t in pairs]

@@ -2,10 +2,11 @@
 
     remaster check film.mp4 --refs shots.yaml [--cuts scenes.csv] [--fps 24]
 
-The film opens and has frames (counted from its packets where its header does not say how
-many); the refs file parses; every reference is readable, in colour, opaque and not tiny; every
-entry and keyframe lies inside the film, in order. It prints the shot table and any warnings;
-the first error stops it with one line naming the file and line, as a run would.
+The film opens, has frames (counted from its packets where its header does not say how many)
+and frames large enough to follow; the refs file parses; every reference is readable, in
+colour, opaque and not tiny; every entry and keyframe lies inside the film, in order. It prints
+the shot table and any warnings; the first error stops it with one line naming the file and
+line, as a run would.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from remaster.refs.refs_file import (
     format_timecode,
     load_refs,
 )
+
+# The optical flow's smallest picture: OpenCV's DIS refuses one under 12 pixels a side (a 10x10
+# film failed in the flow with a traceback; 12x12 ran with both flows, flow.py).
+SMALLEST_FRAME = 12
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,12 @@ def check_job(
     if (refs is None) == (ref is None):
         raise InputError("give either --refs FILE.yaml or --ref IMAGE (one of them)")
     source = open_source(source_path, fps)
+    width, height = source.info.width, source.info.height
+    if min(width, height) < SMALLEST_FRAME:
+        raise InputError(
+            f"{source_path}: {width}x{height} is too small to follow from frame to frame; "
+            f"scale it to at least {SMALLEST_FRAME} pixels a side first"
+        )
     frames = source.info.frame_count or count_frames(source_path)
     if frames <= 0:
         raise InputError(f"{source_path}: has no video frames")
