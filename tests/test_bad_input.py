@@ -422,6 +422,39 @@ def test_cuda_asked_for_where_there_is_none(job, clip, tmp_path):
     assert not written(tmp_path / "out.mp4")
 
 
+def test_a_misspelt_preset_is_refused_before_any_work(tmp_path):
+    # FFmpeg checks x264's preset only when the encoder opens, after the first batch is
+    # coloured: the run ended there in a traceback and an abort, its work folder left behind.
+    write_clip(tmp_path / "reel.mp4", frames=4, rate=Fraction(24), audio=False)
+    write_image(tmp_path / "ref.png", photo_like(48, 64, 0))
+    output = tmp_path / "out.mp4"
+    result = run_remaster(
+        tmp_path / "reel.mp4", "--ref", tmp_path / "ref.png", "-o", output, "--preset", "veryfst"
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "'--preset'" in error and "'veryfst'" in error and "'veryfast'" in error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["reel.mp4", "ref.png"]
+
+
+def test_the_presets_offered_are_x264s():
+    from remaster.media.codecs import X264_PRESETS
+
+    def opens(preset: str) -> bool:
+        context = av.CodecContext.create("libx264", "w")
+        context.width, context.height, context.pix_fmt = 64, 48, "yuv420p"
+        context.time_base = Fraction(1, 24)
+        context.options = {"preset": preset}
+        try:
+            context.open()
+        except av.FFmpegError:
+            return False
+        return True
+
+    assert all(opens(preset) for preset in X264_PRESETS)
+    assert not opens("veryfst")
+
+
 def test_an_nvenc_codec_without_an_nvidia_gpu_is_one_line_before_any_work(tmp_path):
     from remaster.media.video import nvenc_available
 

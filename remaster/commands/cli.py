@@ -13,7 +13,7 @@ import click
 from model.errors import CheckpointError
 from remaster.color.methods import FLOWS, METHODS
 from remaster.errors import OutputError, RemasterError
-from remaster.media.codecs import CODECS
+from remaster.media.codecs import CODECS, X264_PRESETS
 from remaster.media.damage import ON_ERROR
 
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
@@ -155,7 +155,13 @@ def image(
     show_default=True,
     help="H.264 quality (lower is better).",
 )
-@click.option("--preset", default="medium", show_default=True, help="H.264 speed preset.")
+@click.option(
+    "--preset",
+    type=click.Choice(X264_PRESETS),
+    default="medium",
+    show_default=True,
+    help="x264's speed preset (--codec h264): faster ones encode faster into larger files.",
+)
 @click.option(
     "--segment-frames",
     type=click.IntRange(min=1),

@@ -12,6 +12,13 @@ CODECS = {
     "hevc-nvenc": ("hevc_nvenc", "yuv420p", "mp4", {"rc": "vbr", "preset": "p5"}),
 }
 NVENC = ("h264-nvenc", "hevc-nvenc")
+# x264's speed presets (`--preset`, H.264 only), fastest first: x264's own list, which FFmpeg
+# checks only when the encoder opens, after the first batch is coloured (a misspelt one ended
+# a run there in a traceback). tests/test_codecs.py opens libx264 with each.
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+    "veryslow", "placebo",
+)  # fmt: skip
 # FFmpeg's threads for the archive codecs, all cores (measured at 1080p on 2 cores: ProRes
 # 9.4 -> 11.3 frames/s with frame threads; FFV1 60 either way with slices, 32 with frame
 # threads).
