@@ -3,6 +3,7 @@
 import dataclasses
 import re
 import subprocess
+import threading
 from fractions import Fraction
 
 import av
@@ -156,6 +157,24 @@ def test_a_film_without_sound(tmp_path, tiny_checkpoint):
     )
     assert colorize_film(options).frames == 6
     assert len(list(decode(tmp_path / "out.mp4"))) == 6
+
+
+def test_a_writer_that_fails_leaves_no_thread_running(film, tmp_path, tiny_checkpoint, monkeypatch):
+    """Decoding and colouring run on in their threads unless stopped: at the interpreter's exit
+    they ended the process in an abort, where the error should have been its last word."""
+    write = SegmentWriter.write
+
+    def fail_on_the_second_frame(self, picture):
+        if self.frames:
+            raise RuntimeError("the encoder failed")
+        write(self, picture)
+
+    monkeypatch.setattr(SegmentWriter, "write", fail_on_the_second_frame)
+    with pytest.raises(RuntimeError, match="the encoder failed") as failure:
+        run_film(film, tmp_path / "out.mp4", tiny_checkpoint)
+    assert failure.value is not None  # the traceback is held, as an interpreter exiting holds it
+    running = [t.name for t in threading.enumerate() if t.name.startswith("remaster-")]
+    assert running == []
 
 
 def test_output_equal_to_input_is_refused(film, tiny_checkpoint):

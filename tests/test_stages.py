@@ -1,13 +1,19 @@
-"""Batches never mix entries or segments, and a segment's first batch carries its warm-up."""
+"""The pipeline's stages: batches never mix entries or segments, a segment's first batch carries
+its warm-up, and `prefetch` hands on, re-raises and stops its thread."""
 
+import itertools
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from remaster.color.batches import WARM_UP, assign_entries, batch_by_entry
 from remaster.media.frames import Picture
 from remaster.refs.refs_file import RefsPlan, ShotEntry, Start
+from remaster.run.stages import prefetch
 
 
 def pictures(indices):
@@ -50,3 +56,38 @@ def test_a_segment_start_carries_the_frames_before_it_of_its_own_entry():
     assert later.starts_segment and [p.index for p in later.warm_up] == [18, 19]
     assert not any(b.warm_up for b in batches if not b.starts_segment)
     assert all(p.index >= 10 for b in batches for p in b.pictures)
+
+
+def threads_named(name: str) -> list:
+    return [thread for thread in threading.enumerate() if thread.name == name]
+
+
+def test_prefetch_hands_on_the_items_in_order_and_re_raises_the_producers_error():
+    def items():
+        yield from range(20)
+        raise ValueError("frame 20 is damaged")
+
+    received = []
+    with pytest.raises(ValueError, match="frame 20"):
+        for item in prefetch(items(), depth=2, name="remaster-test-error"):
+            received.append(item)
+    assert received == list(range(20))
+    assert not threads_named("remaster-test-error")
+
+
+def test_a_prefetch_closed_early_stops_its_producer_waiting_on_a_full_queue():
+    made = []
+
+    def items():
+        for index in itertools.count():
+            made.append(index)
+            yield index
+
+    ahead = prefetch(items(), depth=3, name="remaster-test-close")
+    assert next(ahead) == 0
+    while len(made) < 5:  # the producer fills the queue (3 items) and waits with the next one
+        time.sleep(0.01)
+    assert threads_named("remaster-test-close")
+    ahead.close()
+    assert not threads_named("remaster-test-close")
+    assert len(made) == 5  # nothing was made after it stopped

@@ -79,7 +79,8 @@ class Share:
         total = share.end - share.first if not share.whole else info.frame_count
         progress = Progress(total=total, unit="frame", disable=quiet, dynamic_ncols=True)
         progress.listener = self.listener
-        items = assign_entries(prefetch(self.pictures(report)), self.plan, info.rate)
+        decoded = prefetch(self.pictures(report))
+        items = assign_entries(decoded, self.plan, info.rate)
         items = unfinished(items, share.first, done, self.segment_frames, progress)
         batches = batch_by_entry(items, self.batch_size, self.segment_frames)
         predictions = prefetch(stage(batches), depth=2, name="remaster-colour")
@@ -88,6 +89,12 @@ class Share:
             written = self.write(self.sink.pictures(predictions, coefficients), progress)
         finally:
             progress.close()
+            # Where writing failed, its traceback holds both threads' generators suspended and
+            # their threads run on, into the interpreter's exit: an encoder's error ended the
+            # process in an abort there, not in its message. Stop them now, the colour thread
+            # first (it reads the decoded frames). After a whole film: nothing left to stop.
+            predictions.close()
+            decoded.close()
         ours = range(share.first // self.segment_frames, -(-share.end // self.segment_frames))
         decoded = written + sum(self.journal.segments[n]["frames"] for n in done if n in ours)
         if decoded == 0:

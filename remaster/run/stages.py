@@ -20,7 +20,8 @@ _DONE = object()
 
 def prefetch(items: Iterable, depth: int = 8, name: str = "remaster-decode") -> Iterator:
     """Run `items` in a thread, `depth` ahead. Its exceptions re-raise here; the thread is
-    always stopped and joined, even when the consumer stops early."""
+    always stopped and joined, even when the consumer stops early: once the generator is closed
+    (a consumer that fails must close it; its traceback would keep it suspended)."""
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
