@@ -73,7 +73,7 @@ def colorizer_fps(
     started = time.perf_counter()
     batches = batch_by_entry(
         assign_entries(pictures, job.plan, info.rate),
-        batch_for(options, info, colorizer.device),
+        batch_for(options, info, colorizer.device, colorizer.working_short_side),
         SEGMENT_FRAMES,
     )
     for _ in stage(batches):

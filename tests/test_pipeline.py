@@ -263,20 +263,25 @@ def test_an_unplaced_keyframe_is_found_and_adaptation_is_reported(tmp_path, tiny
 
 
 @pytest.mark.parametrize(
-    ("device", "width", "height", "frames"),
+    ("device", "width", "height", "working", "frames"),
     [
-        ("cpu", 640, 360, 4),  # measured to pay on a CPU
-        ("cpu", 854, 480, 2),
-        ("cpu", 1920, 1080, 1),
-        ("cuda", 1920, 1080, 4),  # measured to pay on the GPU machine
-        ("cuda", 3840, 2160, 1),
-        ("cuda", 7680, 4320, 1),  # never none
-        ("cpu", 160, 120, 4),  # never more than 4
+        ("cpu", 640, 360, 256, 4),  # measured to pay on a CPU
+        ("cpu", 854, 480, 256, 2),
+        ("cpu", 1920, 1080, 256, 1),
+        ("cuda", 1920, 1080, 256, 4),  # measured to pay on the GPU machine
+        ("cuda", 3840, 2160, 256, 1),
+        ("cuda", 7680, 4320, 256, 1),  # never none
+        ("cpu", 160, 120, 256, 4),  # never more than 4
+        ("cpu", 640, 360, 360, 4),  # the film's own size
+        ("cpu", 640, 360, 1024, 1),  # a working size above the film's counts, not the film's
+        ("cuda", 1280, 720, 2048, 1),
     ],
 )
-def test_a_batch_holds_fewer_frames_of_a_larger_picture(device, width, height, frames, film):
+def test_a_batch_holds_fewer_frames_of_a_larger_picture(
+    device, width, height, working, frames, film
+):
     info = dataclasses.replace(probe(film / "reel.mp4"), width=width, height=height)
     options = FilmOptions(source=film / "reel.mp4", output=film / "out.mp4")
-    assert batch_for(options, info, torch.device(device)) == frames
+    assert batch_for(options, info, torch.device(device), working) == frames
     options.batch_size = 3  # asked for
-    assert batch_for(options, info, torch.device(device)) == 3
+    assert batch_for(options, info, torch.device(device), working) == 3

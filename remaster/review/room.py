@@ -394,9 +394,11 @@ class ReviewRoom:
                 stage = self.stage(row.entry)
                 pictures = self.pictures(row.first, end)
                 items = assign_entries(pictures, self.job.plan, self.job.rate)
+                colorizer = stage.predictor.colorizer
                 size = batch_for(
-                    self.film_options(), self.job.source.info, stage.predictor.colorizer.device
-                )
+                    self.film_options(), self.job.source.info, colorizer.device,
+                    colorizer.working_short_side,
+                )  # fmt: skip
                 batches = batch_by_entry(items, size, end + 1)  # one segment: no warm-up
                 write_proxy(path, self.job.source, stage, batches, task.progress, self.lock)
             return f"/proxy/{path.name}"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from model.colorizer import Colorizer, resolve_device
+from model.colorizer import Colorizer, resolve_device, scaled_size
 from remaster.color.predictor import ColorPredictor, Guide
 from remaster.color.propagation import STEADY
 from remaster.color.stage import ColorStage
@@ -106,23 +106,31 @@ class FilmSummary:
 # A batch is 4 frames, or fewer where 4 would hold more pixels than 4 frames of the largest
 # size batches of 4 were measured at: to pay, on a CPU (640x360); at all, on the GPU machine
 # (1920x1080). A batch's memory grows with its pixels, so a 4K or 8K scan goes a frame at a time.
+# The pixels are the film's or the network's working size's, whichever is larger: a working
+# size above the film's own multiplies the network's and the matcher's memory.
 BATCH_FRAMES = 4
 BATCH_PIXELS = {"cpu": BATCH_FRAMES * 640 * 360, "gpu": BATCH_FRAMES * 1920 * 1080}
 
 
-def batch_for(options: FilmOptions, info: VideoInfo, device: torch.device) -> int:
+def batch_for(
+    options: FilmOptions, info: VideoInfo, device: torch.device, working_short_side: int
+) -> int:
     """The batch size asked for, or the measured best for the film's frames (`info`) on
-    `device`. On 2 CPU cores `make demo`'s command (the reel, 640x360) took 111.7 / 112.5 s in
-    batches of 1 and 103.8 / 101.9 s in batches of 4 (alternating), once the convolutions ran
-    channels-last there (model/colorizer.py `on_device`). Larger frames gained less and held
-    more (the reel's first 48 frames scaled up, the whole command, means of 2-3 runs;
-    docs/speed.md): 854x480 in batches of 1 / 2 / 4 1.60 / 1.70 / 1.72 frames/s, peak 1294 /
-    1471 / 1926 MiB; 1280x720 in batches of 1 and 4 0.90 and 0.87 frames/s, 1835 and 2748 MiB;
-    1920x1080 0.83 and 0.81 frames/s, 2186 and 3334 MiB."""
+    `device`, coloured at `working_short_side`. On 2 CPU cores `make demo`'s command (the reel,
+    640x360) took 111.7 / 112.5 s in batches of 1 and 103.8 / 101.9 s in batches of 4
+    (alternating), once the convolutions ran channels-last there (model/colorizer.py
+    `on_device`). Larger frames gained less and held more (the reel's first 48 frames scaled
+    up, the whole command, means of 2-3 runs; docs/speed.md): 854x480 in batches of 1 / 2 / 4
+    1.60 / 1.70 / 1.72 frames/s, peak 1294 / 1471 / 1926 MiB; 1280x720 in batches of 1 and 4
+    0.90 and 0.87 frames/s, 1835 and 2748 MiB; 1920x1080 0.83 and 0.81 frames/s, 2186 and 3334
+    MiB. So did a larger working size: the reel's first 30 frames at `--working-size 1024`
+    (1820x1024), batches of 4 266.5 s and 6.59 GiB, of 1 250.4 s and 2.53 GiB (one run each)."""
     if options.batch_size:
         return options.batch_size
     budget = BATCH_PIXELS["cpu" if device.type == "cpu" else "gpu"]
-    return max(1, min(BATCH_FRAMES, budget // (info.width * info.height)))
+    working = scaled_size(info.height, info.width, working_short_side)
+    pixels = max(info.width * info.height, working[0] * working[1])
+    return max(1, min(BATCH_FRAMES, budget // pixels))
 
 
 def default_output(source: Path) -> Path:
@@ -320,6 +328,7 @@ def colorize_share(
     """This process's share of the film into journaled segments: the frames decoded, and
     what the user should know of them."""
     policy = DecodePolicy(options.on_decode_error, options.max_decode_errors, options.deinterlace)
+    colorizer = stage.predictor.colorizer
     share = Share(
         job.source,
         job.plan,
@@ -327,7 +336,7 @@ def colorize_share(
         sink,
         rank_frames(job.frames, options.segment_frames, ranks),
         options.segment_frames,
-        batch_for(options, job.source.info, stage.predictor.colorizer.device),
+        batch_for(options, job.source.info, colorizer.device, colorizer.working_short_side),
         policy,
         options.progress,
     )
