@@ -14,7 +14,7 @@ CODECS = {
 NVENC = ("h264-nvenc", "hevc-nvenc")
 # x264's speed presets (`--preset`, H.264 only), fastest first: x264's own list, which FFmpeg
 # checks only when the encoder opens, after the first batch is coloured (a misspelt one ended
-# a run there in a traceback). tests/test_codecs.py opens libx264 with each.
+# a run there in a traceback). tests/test_bad_input.py opens libx264 with each.
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
     "veryslow", "placebo",

@@ -79,8 +79,8 @@ class Share:
         total = share.end - share.first if not share.whole else info.frame_count
         progress = Progress(total=total, unit="frame", disable=quiet, dynamic_ncols=True)
         progress.listener = self.listener
-        decoded = prefetch(self.pictures(report))
-        items = assign_entries(decoded, self.plan, info.rate)
+        pictures = prefetch(self.pictures(report))
+        items = assign_entries(pictures, self.plan, info.rate)
         items = unfinished(items, share.first, done, self.segment_frames, progress)
         batches = batch_by_entry(items, self.batch_size, self.segment_frames)
         predictions = prefetch(stage(batches), depth=2, name="remaster-colour")
@@ -94,7 +94,7 @@ class Share:
             # process in an abort there, not in its message. Stop them now, the colour thread
             # first (it reads the decoded frames). After a whole film: nothing left to stop.
             predictions.close()
-            decoded.close()
+            pictures.close()
         ours = range(share.first // self.segment_frames, -(-share.end // self.segment_frames))
         decoded = written + sum(self.journal.segments[n]["frames"] for n in done if n in ours)
         if decoded == 0:
