@@ -422,15 +422,18 @@ def test_cuda_asked_for_where_there_is_none(job, clip, tmp_path):
     assert not written(tmp_path / "out.mp4")
 
 
+def run_on_a_short_clip(tmp_path: Path, *options: str) -> subprocess.CompletedProcess:
+    """`remaster` in a process of its own on a 4-frame clip it writes, to tmp_path/out.mp4."""
+    write_clip(tmp_path / "reel.mp4", frames=4, rate=Fraction(24), audio=False)
+    write_image(tmp_path / "ref.png", photo_like(48, 64, 0))
+    reference, output = tmp_path / "ref.png", tmp_path / "out.mp4"
+    return run_remaster(tmp_path / "reel.mp4", "--ref", reference, "-o", output, *options)
+
+
 def test_a_misspelt_preset_is_refused_before_any_work(tmp_path):
     # FFmpeg checks x264's preset only when the encoder opens, after the first batch is
     # coloured: the run ended there in a traceback and an abort, its work folder left behind.
-    write_clip(tmp_path / "reel.mp4", frames=4, rate=Fraction(24), audio=False)
-    write_image(tmp_path / "ref.png", photo_like(48, 64, 0))
-    output = tmp_path / "out.mp4"
-    result = run_remaster(
-        tmp_path / "reel.mp4", "--ref", tmp_path / "ref.png", "-o", output, "--preset", "veryfst"
-    )
+    result = run_on_a_short_clip(tmp_path, "--preset", "veryfst")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     error = result.stderr.strip().splitlines()[-1]
     assert "'--preset'" in error and "'veryfst'" in error and "'veryfast'" in error
@@ -460,13 +463,8 @@ def test_an_nvenc_codec_without_an_nvidia_gpu_is_one_line_before_any_work(tmp_pa
 
     if nvenc_available("h264-nvenc"):
         pytest.skip("this machine has NVIDIA's encoder")
-    write_clip(tmp_path / "reel.mp4", frames=4, rate=Fraction(24), audio=False)
-    write_image(tmp_path / "ref.png", photo_like(48, 64, 0))
-    output = tmp_path / "out.mp4"
-    result = run_remaster(
-        tmp_path / "reel.mp4", "--ref", tmp_path / "ref.png", "-o", output, "--codec", "h264-nvenc"
-    )
+    result = run_on_a_short_clip(tmp_path, "--codec", "h264-nvenc")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--codec h264-nvenc: NVIDIA's encoder cannot be opened" in lines[0]
-    assert not output.exists()
+    assert not (tmp_path / "out.mp4").exists()
